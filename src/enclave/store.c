@@ -1,0 +1,264 @@
+#include "store.h"
+#include "bytes.h"
+#include "crypto.h"
+#include "seal.h"
+#include "sealfmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static uint32_t kind_of(uint32_t file)
+{
+    return file == STATE_FILE_PERMALL ? SEAL_KIND_PERMALL : SEAL_KIND_VOLATILE;
+}
+
+static bool valid_file(uint32_t file)
+{
+    return file == STATE_FILE_PERMALL || file == STATE_FILE_VOLATILE;
+}
+
+const char *store_file_name(uint32_t file)
+{
+    return file == STATE_FILE_PERMALL ? "permall" : file == STATE_FILE_VOLATILE ? "volatilestate" : "?";
+}
+
+svtpm_err store_init(struct store *s, const struct tee_platform *p, struct ocall_ctx *oc)
+{
+    memset(s, 0, sizeof *s);
+    s->plat = p;
+    s->oc = oc;
+    s->plain = malloc(SEAL_PAYLOAD_MAX);
+    if (!s->plain)
+        return SVTPM_E_NOMEM;
+    madvise(s->plain, SEAL_PAYLOAD_MAX, MADV_DONTDUMP);
+    store_reset(s);
+    return SVTPM_OK;
+}
+
+void store_fini(struct store *s)
+{
+    if (s->plain) {
+        secure_wipe(s->plain, SEAL_PAYLOAD_MAX);
+        free(s->plain);
+    }
+    s->plain = NULL;
+}
+
+void store_name_id(struct store *s, const uint8_t id[16])
+{
+    memcpy(s->vtpm_id, id, 16);
+    s->have_id = s->id_named = true;
+}
+
+void store_reset(struct store *s)
+{
+    for (size_t i = 0; i < 3; i++) {
+        s->f[i].known = false;
+        s->f[i].cur_slot = -1;
+        s->f[i].seq = 0;
+    }
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct slot_result {
+    svtpm_err err;       /* SVTPM_E_NOTFOUND: empty slot */
+    struct seal_hdr h;
+};
+
+/* Opens one slot; on success the plaintext is in s->plain. */
+static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32_t n,
+                      struct slot_result *r, uint32_t *plen)
+{
+    if (n == 0) {
+        r->err = SVTPM_E_NOTFOUND;
+        return;
+    }
+    r->err = seal_open(s->plat, rec, n, &r->h, s->plain, plen);
+    if (r->err == SVTPM_OK && r->h.kind != kind_of(file))
+        r->err = SVTPM_E_FOREIGN;
+    if (r->err == SVTPM_OK && s->have_id && !ct_equal(r->h.vtpm_id, s->vtpm_id, 16))
+        r->err = SVTPM_E_FOREIGN;
+}
+
+svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *out_len)
+{
+    svtpm_err err = SVTPM_E_INVAL;
+    const uint8_t *resp;
+    uint32_t rlen;
+    struct slot_result r[2];
+    uint32_t plen[2] = { 0, 0 };
+    const uint8_t *rec[2];
+    uint32_t n[2];
+    int pick = -1;
+
+    if (!valid_file(file))
+        goto out;
+    put_be32(ocall_req(s->oc), file);
+    err = ocall_invoke(s->oc, OCALL_STATE_READ, 4, &resp, &rlen);
+    if (err == SVTPM_E_NOTFOUND) {
+        s->f[file].known = false;
+        s->f[file].cur_slot = -1;
+        s->f[file].seq = 0;
+        goto out;
+    }
+    if (err)
+        goto out;
+
+    uint64_t t0 = mono_ns();
+    struct rd rd = rd_init(resp, rlen);
+    uint64_t file_size = rd_be64(&rd);
+    n[0] = rd_be32(&rd);
+    rec[0] = rd_ptr(&rd, n[0] <= SEAL_SLOT_SIZE ? n[0] : SIZE_MAX);
+    n[1] = rd_be32(&rd);
+    rec[1] = rd_ptr(&rd, n[1] <= SEAL_SLOT_SIZE ? n[1] : SIZE_MAX);
+    if (!rd_ok(&rd) || rd_left(&rd) != 0) {
+        err = SVTPM_E_PROTO;
+        goto out;
+    }
+    if (file_size != SEAL_FILE_SIZE) {
+        /* The file never changes size once created: short means cut. */
+        elog(s->oc, LOG_ERR, "sealed %s: size %llu, expected %u: truncated or not an svtpm state file",
+             store_file_name(file), (unsigned long long)file_size, SEAL_FILE_SIZE);
+        err = file_size < SEAL_FILE_SIZE ? SVTPM_E_TRUNCATED : SVTPM_E_FORMAT;
+        goto out;
+    }
+
+    /* Both slots decrypt into s->plain in turn; the chosen one is re-opened
+     * below if the other overwrote it. */
+    for (int i = 0; i < 2; i++)
+        open_slot(s, file, rec[i], n[i], &r[i], &plen[i]);
+    for (int i = 0; i < 2; i++) {
+        if (r[i].err == SVTPM_E_FOREIGN) {
+            elog(s->oc, LOG_ERR, "sealed %s slot %c: authentic but %s: another vTPM's or signer's state",
+                 store_file_name(file), 'A' + i,
+                 r[i].h.kind != kind_of(file) ? "of another kind" : "not this vTPM's");
+            err = SVTPM_E_FOREIGN;
+            goto out;
+        }
+        if (r[i].err == SVTPM_OK && (pick < 0 || r[i].h.seq > r[pick].h.seq))
+            pick = i;
+    }
+    if (pick < 0) {
+        err = r[0].err != SVTPM_E_NOTFOUND ? r[0].err : r[1].err;
+        if (err == SVTPM_E_NOTFOUND)
+            err = SVTPM_E_FORMAT;   /* a created file always holds a record */
+        elog(s->oc, LOG_ERR, "sealed %s: no authentic record (slot A: %s; slot B: %s)",
+             store_file_name(file), svtpm_strerror(r[0].err), svtpm_strerror(r[1].err));
+        goto out;
+    }
+    if (r[pick ^ 1].err == SVTPM_OK && memcmp(r[0].h.vtpm_id, r[1].h.vtpm_id, 16) != 0) {
+        elog(s->oc, LOG_ERR, "sealed %s: slots belong to different vTPMs", store_file_name(file));
+        err = SVTPM_E_FOREIGN;
+        goto out;
+    }
+    if (r[pick ^ 1].err != SVTPM_OK && r[pick ^ 1].err != SVTPM_E_NOTFOUND)
+        elog(s->oc, LOG_WARN, "sealed %s: slot %c unreadable (%s): an interrupted write, or tampering; "
+             "using slot %c (state version %llu)", store_file_name(file), 'A' + (pick ^ 1),
+             svtpm_strerror(r[pick ^ 1].err), 'A' + pick, (unsigned long long)r[pick].h.seq);
+    /* Opening slot B (even failing) overwrote the scratch buffer. */
+    if (pick == 0 && n[1] != 0)
+        open_slot(s, file, rec[0], n[0], &r[0], &plen[0]);
+    s->open_ns = (uint32_t)(mono_ns() - t0);
+
+    uint8_t *copy = malloc(plen[pick] ? plen[pick] : 1);
+    if (!copy) {
+        err = SVTPM_E_NOMEM;
+        goto out;
+    }
+    memcpy(copy, s->plain, plen[pick]);
+    secure_wipe(s->plain, plen[pick]);
+    if (!s->have_id) {
+        memcpy(s->vtpm_id, r[pick].h.vtpm_id, 16);
+        s->have_id = true;
+    }
+    struct store_file *f = &s->f[file];
+    f->known = true;
+    f->cur_slot = pick;
+    f->seq = r[pick].h.seq;
+    memcpy(f->key_id, r[pick].h.key_id, 32);
+    *out = copy;
+    *out_len = plen[pick];
+    err = SVTPM_OK;
+out:
+    if (err && err != SVTPM_E_NOTFOUND) {
+        s->last_err = err;
+        s->last_file = file;
+    }
+    return err;
+}
+
+svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32_t len)
+{
+    svtpm_err err = SVTPM_E_INVAL;
+    if (!valid_file(file))
+        goto out;
+    struct store_file *f = &s->f[file];
+    if (!f->known) {
+        /* Learn the file's current slot and version before overwriting. */
+        uint8_t *old = NULL;
+        uint32_t olen = 0;
+        err = store_load(s, file, &old, &olen);
+        if (old) {
+            secure_wipe(old, olen);
+            free(old);
+        }
+        if (err == SVTPM_E_NOTFOUND) {
+            err = crypto_random(f->key_id, 32);
+            f->cur_slot = -1;
+            f->seq = 0;
+        }
+        if (err)
+            goto out;
+    }
+    if (!s->have_id) {
+        err = crypto_random(s->vtpm_id, 16);
+        if (err)
+            goto out;
+        s->have_id = true;
+    }
+    struct seal_hdr h = { .kind = kind_of(file), .seq = f->seq + 1 };
+    memcpy(h.vtpm_id, s->vtpm_id, 16);
+    memcpy(h.key_id, f->key_id, 32);
+    uint32_t slot = f->cur_slot == 0 ? 1 : 0;
+    uint8_t *req = ocall_req(s->oc);
+    put_be32(req, file);
+    put_be32(req + 4, slot);
+    err = seal_record(s->plat, &h, data, len, req + 8, SVTPM_SEALED_REC_MAX);
+    if (err)
+        goto out;
+    err = ocall_invoke(s->oc, OCALL_STATE_WRITE, 8 + (uint32_t)seal_rec_len(len), NULL, NULL);
+    if (err) {
+        elog(s->oc, LOG_ERR, "sealed %s: host failed to store state version %llu: %s",
+             store_file_name(file), (unsigned long long)h.seq, svtpm_strerror(err));
+        goto out;
+    }
+    f->known = true;
+    f->cur_slot = (int)slot;
+    f->seq = h.seq;
+out:
+    return err;
+}
+
+svtpm_err store_delete(struct store *s, uint32_t file)
+{
+    if (!valid_file(file))
+        return SVTPM_E_INVAL;
+    put_be32(ocall_req(s->oc), file);
+    svtpm_err err = ocall_invoke(s->oc, OCALL_STATE_DELETE, 4, NULL, NULL);
+    if (err == SVTPM_E_NOTFOUND)
+        err = SVTPM_OK;
+    if (!err) {
+        s->f[file].known = false;
+        s->f[file].cur_slot = -1;
+        s->f[file].seq = 0;
+    }
+    return err;
+}

@@ -1,0 +1,46 @@
+/* The sealed store: the enclave's view of its state files. It decides what
+ * goes where (which slot, which sequence number, which key id) and asks the
+ * host, through OCALLs, only to read and write opaque bytes. */
+#ifndef SVTPM_STORE_H
+#define SVTPM_STORE_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "abi.h"
+#include "ocall.h"
+#include "platform.h"
+
+struct store_file {
+    bool known;          /* loaded (or written) since the last power-on */
+    int cur_slot;        /* slot holding the current record, -1 if none */
+    uint64_t seq;
+    uint8_t key_id[32];
+};
+
+struct store {
+    const struct tee_platform *plat;
+    struct ocall_ctx *oc;
+    uint8_t vtpm_id[16];
+    bool have_id;        /* learnt from a record, or named by the host */
+    bool id_named;       /* named by the host: records must match it */
+    struct store_file f[3];
+    uint8_t *plain;      /* SEAL_PAYLOAD_MAX scratch for decryption */
+    uint32_t open_ns;    /* time the last successful open spent in crypto */
+    /* Why the last load failed, for the host's error message. */
+    svtpm_err last_err;
+    uint32_t last_file;
+};
+
+svtpm_err store_init(struct store *s, const struct tee_platform *p, struct ocall_ctx *oc);
+void store_fini(struct store *s);
+void store_name_id(struct store *s, const uint8_t id[16]);
+/* Forget what is known about the files (their slots are re-read on next use). */
+void store_reset(struct store *s);
+
+/* *out is malloc'd (libtpms frees it); SVTPM_E_NOTFOUND when there is no file. */
+svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *len);
+svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32_t len);
+svtpm_err store_delete(struct store *s, uint32_t file);
+
+const char *store_file_name(uint32_t file);
+
+#endif

@@ -1,0 +1,294 @@
+#include "tpm.h"
+#include "bytes.h"
+#include "crypto.h"
+#include "seal.h"
+#include "sealfmt.h"
+
+#include <libtpms/tpm_error.h>
+#include <libtpms/tpm_library.h>
+#include <libtpms/tpm_nvfilename.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PTM_INIT_FLAG_DELETE_VOLATILE 1u
+#define PTM_BLOB_TYPE_PERMANENT 1u
+#define PTM_BLOB_TYPE_VOLATILE 2u
+#define PTM_BLOB_TYPE_SAVESTATE 3u
+#define TPM2_CC_SHUTDOWN 0x145u
+#define TPM2_RC_INITIALIZE 0x100u
+
+/* libtpms' callbacks take no context pointer and libtpms holds one TPM per
+ * process, so this is the one place the enclave keeps a global. */
+static struct tpm *the_tpm;
+
+static uint32_t file_of(const char *name)
+{
+    if (strcmp(name, TPM_PERMANENT_ALL_NAME) == 0)
+        return STATE_FILE_PERMALL;
+    if (strcmp(name, TPM_VOLATILESTATE_NAME) == 0)
+        return STATE_FILE_VOLATILE;
+    return 0;
+}
+
+static TPM_RESULT cb_nvram_init(void) { return TPM_SUCCESS; }
+static TPM_RESULT cb_io_init(void) { return TPM_SUCCESS; }
+
+static TPM_RESULT cb_loaddata(unsigned char **data, uint32_t *len, uint32_t tpm_number, const char *name)
+{
+    struct tpm *t = the_tpm;
+    uint32_t file = file_of(name);
+    if (tpm_number != 0 || !file)
+        return TPM_RETRY;      /* savestate and others: TPM 2 has none */
+    if (file == STATE_FILE_PERMALL && t->caching && t->cache) {
+        *data = malloc(t->cache_len ? t->cache_len : 1);
+        if (!*data)
+            return TPM_FAIL;
+        memcpy(*data, t->cache, t->cache_len);
+        *len = t->cache_len;
+        return TPM_SUCCESS;
+    }
+    svtpm_err err = store_load(t->store, file, data, len);
+    if (err == SVTPM_E_NOTFOUND)
+        return TPM_RETRY;
+    if (err)
+        return TPM_FAIL;
+    if (file == STATE_FILE_PERMALL && t->caching) {
+        t->cache = malloc(*len ? *len : 1);
+        if (t->cache) {
+            memcpy(t->cache, *data, *len);
+            t->cache_len = *len;
+        }
+    }
+    return TPM_SUCCESS;
+}
+
+static void drop_cache(struct tpm *t)
+{
+    if (t->cache) {
+        secure_wipe(t->cache, t->cache_len);
+        free(t->cache);
+    }
+    t->cache = NULL;
+    t->cache_len = 0;
+    t->caching = false;
+}
+
+static TPM_RESULT cb_storedata(const unsigned char *data, uint32_t len, uint32_t tpm_number, const char *name)
+{
+    uint32_t file = file_of(name);
+    if (tpm_number != 0 || !file)
+        return TPM_FAIL;
+    drop_cache(the_tpm);
+    /* A failure here puts libtpms into failure mode: the command is not
+     * acknowledged as durable, which is the promise we keep. */
+    return store_save(the_tpm->store, file, data, len) == SVTPM_OK ? TPM_SUCCESS : TPM_FAIL;
+}
+
+static TPM_RESULT cb_deletename(uint32_t tpm_number, const char *name, TPM_BOOL must_exist)
+{
+    uint32_t file = file_of(name);
+    if (tpm_number != 0 || !file)
+        return must_exist ? TPM_FAIL : TPM_SUCCESS;
+    return store_delete(the_tpm->store, file) == SVTPM_OK ? TPM_SUCCESS : TPM_FAIL;
+}
+
+static TPM_RESULT cb_getlocality(TPM_MODIFIER_INDICATOR *loc, uint32_t tpm_number)
+{
+    *loc = the_tpm->locality;
+    return TPM_SUCCESS;
+}
+
+svtpm_err tpm_init(struct tpm *t, struct store *s, struct ocall_ctx *oc)
+{
+    memset(t, 0, sizeof *t);
+    t->store = s;
+    t->oc = oc;
+    t->auto_shutdown = true;
+    the_tpm = t;
+    static struct libtpms_callbacks cbs = {
+        .sizeOfStruct = sizeof(struct libtpms_callbacks),
+        .tpm_nvram_init = cb_nvram_init,
+        .tpm_nvram_loaddata = cb_loaddata,
+        .tpm_nvram_storedata = cb_storedata,
+        .tpm_nvram_deletename = cb_deletename,
+        .tpm_io_init = cb_io_init,
+        .tpm_io_getlocality = cb_getlocality,
+    };
+    if (TPMLIB_ChooseTPMVersion(TPMLIB_TPM_VERSION_2) != TPM_SUCCESS ||
+        TPMLIB_RegisterCallbacks(&cbs) != TPM_SUCCESS)
+        return SVTPM_E_TPM;
+    return SVTPM_OK;
+}
+
+void tpm_fini(struct tpm *t)
+{
+    if (t->running)
+        tpm_power_off(t);
+    drop_cache(t);
+    if (t->rbuf) {
+        secure_wipe(t->rbuf, t->rbuf_size);
+        free(t->rbuf);
+    }
+    t->rbuf = NULL;
+}
+
+static uint32_t raw_process(struct tpm *t, const uint8_t *cmd, uint32_t len, uint32_t *rlen)
+{
+    *rlen = 0;
+    TPM_RESULT rc = TPMLIB_Process(&t->rbuf, rlen, &t->rbuf_size, (unsigned char *)cmd, len);
+    if (len >= 10)
+        t->last_ordinal = get_be32(cmd + 6);
+    return rc;
+}
+
+/* swtpm 0.8+: an orderly TPM2_Shutdown before power goes away, so a VM killed
+ * after a DA-protected authorisation does not cost a failed try. Skipped when
+ * the guest already sent Shutdown (S3 resume relies on its Shutdown(STATE)). */
+static void auto_shutdown(struct tpm *t)
+{
+    if (!t->running || !t->auto_shutdown || t->last_ordinal == TPM2_CC_SHUTDOWN)
+        return;
+    for (uint8_t su = 1;; su = 0) {   /* SU_STATE, then SU_CLEAR */
+        uint8_t cmd[12] = { 0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x45, 0, su };
+        uint32_t rlen;
+        if (raw_process(t, cmd, sizeof cmd, &rlen) != TPM_SUCCESS || rlen < 10)
+            return;
+        uint32_t rc = get_be32(t->rbuf + 6);
+        if (rc == 0 || rc == TPM2_RC_INITIALIZE || su == 0)
+            return;
+    }
+}
+
+uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
+{
+    if (t->running) {
+        auto_shutdown(t);
+        TPMLIB_Terminate();
+        t->running = false;
+    }
+    store_reset(t->store);
+    t->store->last_err = SVTPM_OK;
+    t->caching = true;
+    t->last_ordinal = 0;
+    TPM_RESULT rc = TPMLIB_MainInit();
+    drop_cache(t);
+    if (rc != TPM_SUCCESS) {
+        TPMLIB_Terminate();
+        return rc;
+    }
+    t->running = true;
+    if (flags & PTM_INIT_FLAG_DELETE_VOLATILE) {
+        if (store_delete(t->store, STATE_FILE_VOLATILE) != SVTPM_OK)
+            elog(t->oc, LOG_WARN, "could not delete the volatile state");
+    }
+    return TPM_SUCCESS;
+}
+
+void tpm_power_off(struct tpm *t)
+{
+    if (!t->running)
+        return;
+    auto_shutdown(t);
+    TPMLIB_Terminate();
+    t->running = false;
+}
+
+svtpm_err tpm_process(struct tpm *t, uint8_t locality, const uint8_t *cmd, uint32_t len,
+                      uint8_t *out, uint32_t cap, uint32_t *out_len)
+{
+    static const uint8_t failure[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x01 };
+    if (!t->running || len < 10) {
+        memcpy(out, failure, sizeof failure);
+        *out_len = sizeof failure;
+        return SVTPM_OK;
+    }
+    t->locality = locality;
+    uint32_t rlen;
+    if (raw_process(t, cmd, len, &rlen) != TPM_SUCCESS || rlen < 10 || rlen > cap) {
+        memcpy(out, failure, sizeof failure);
+        *out_len = sizeof failure;
+        return SVTPM_OK;
+    }
+    memcpy(out, t->rbuf, rlen);
+    *out_len = rlen;
+    return SVTPM_OK;
+}
+
+uint32_t tpm_store_volatile(struct tpm *t)
+{
+    unsigned char *buf = NULL;
+    uint32_t len = 0;
+    if (!t->running)
+        return TPM_BAD_ORDINAL;
+    TPM_RESULT rc = TPMLIB_VolatileAll_Store(&buf, &len);
+    if (rc == TPM_SUCCESS && store_save(t->store, STATE_FILE_VOLATILE, buf, len) != SVTPM_OK)
+        rc = TPM_FAIL;
+    if (buf) {
+        secure_wipe(buf, len);
+        free(buf);
+    }
+    return rc;
+}
+
+static uint32_t mig_kind(uint32_t type)
+{
+    return type == PTM_BLOB_TYPE_PERMANENT ? SEAL_KIND_MIG_PERMALL :
+           type == PTM_BLOB_TYPE_VOLATILE ? SEAL_KIND_MIG_VOLATILE : 0;
+}
+
+uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t cap, uint32_t *len)
+{
+    unsigned char *plain = NULL;
+    uint32_t plen = 0;
+    uint32_t rc = TPM_FAIL;
+    *len = 0;
+    if (type == PTM_BLOB_TYPE_SAVESTATE)
+        return TPM_RETRY;      /* TPM 2 keeps no savestate: "does not exist" */
+    if (!mig_kind(type))
+        return TPM_FAIL;
+    enum TPMLIB_StateType st = type == PTM_BLOB_TYPE_PERMANENT ? TPMLIB_STATE_PERMANENT : TPMLIB_STATE_VOLATILE;
+    if (TPMLIB_GetState(st, &plain, &plen) != TPM_SUCCESS || !plain)
+        return type == PTM_BLOB_TYPE_VOLATILE && !t->running ? TPM_RETRY : TPM_FAIL;
+    if (type == PTM_BLOB_TYPE_VOLATILE)
+        store_delete(t->store, STATE_FILE_VOLATILE);   /* as swtpm: fetched means consumed */
+    struct seal_hdr h = { .kind = mig_kind(type), .seq = t->store->f[STATE_FILE_PERMALL].seq };
+    memcpy(h.vtpm_id, t->store->vtpm_id, 16);
+    if (crypto_random(h.key_id, 32) == SVTPM_OK &&
+        seal_record(t->store->plat, &h, plain, plen, out, cap) == SVTPM_OK) {
+        *len = (uint32_t)seal_rec_len(plen);
+        rc = TPM_SUCCESS;
+    }
+    secure_wipe(plain, plen);
+    free(plain);
+    return rc;
+}
+
+uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, uint32_t len)
+{
+    struct seal_hdr h;
+    uint32_t plen = 0;
+    if (t->running)
+        return TPM_BAD_ORDINAL;
+    if (!mig_kind(type))
+        return type == PTM_BLOB_TYPE_SAVESTATE && len == 0 ? TPM_SUCCESS : TPM_BAD_TYPE;
+    enum TPMLIB_StateType st = type == PTM_BLOB_TYPE_PERMANENT ? TPMLIB_STATE_PERMANENT : TPMLIB_STATE_VOLATILE;
+    if (len == 0)
+        return TPMLIB_SetState(st, NULL, 0);
+    svtpm_err err = seal_open(t->store->plat, blob, len, &h, t->store->plain, &plen);
+    if (!err && (h.kind != mig_kind(type) || seal_rec_len(h.payload_len) != len))
+        err = SVTPM_E_FORMAT;
+    if (!err && t->store->have_id && !ct_equal(h.vtpm_id, t->store->vtpm_id, 16))
+        err = SVTPM_E_FOREIGN;
+    if (err) {
+        elog(t->oc, LOG_ERR, "incoming %s state blob refused: %s",
+             type == PTM_BLOB_TYPE_PERMANENT ? "permanent" : "volatile", svtpm_strerror(err));
+        return err == SVTPM_E_AUTH ? TPM_DECRYPT_ERROR : TPM_BAD_PARAMETER;
+    }
+    if (!t->store->have_id) {
+        memcpy(t->store->vtpm_id, h.vtpm_id, 16);
+        t->store->have_id = true;
+    }
+    TPM_RESULT rc = TPMLIB_SetState(st, t->store->plain, plen);
+    secure_wipe(t->store->plain, plen);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* libtpms inside the enclave: its storage callbacks go to the sealed store,
+ * its locality comes from the host's last SET_LOCALITY, and it only ever runs
+ * on the enclave's one thread. */
+#ifndef SVTPM_TPM_H
+#define SVTPM_TPM_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "store.h"
+
+struct tpm {
+    struct store *store;
+    struct ocall_ctx *oc;
+    uint8_t locality;
+    bool running;
+    bool auto_shutdown;         /* send TPM2_Shutdown before power-off (swtpm 0.8+) */
+    uint32_t last_ordinal;
+    unsigned char *rbuf;        /* libtpms' response buffer, reused */
+    uint32_t rbuf_size;
+    /* One-shot cache: libtpms loads permall twice per power-on. */
+    uint8_t *cache;
+    uint32_t cache_len;
+    bool caching;
+};
+
+svtpm_err tpm_init(struct tpm *t, struct store *s, struct ocall_ctx *oc);
+void tpm_fini(struct tpm *t);
+/* Returns the TPM_RESULT of TPMLIB_MainInit (0 = running). */
+uint32_t tpm_power_on(struct tpm *t, uint32_t init_flags);
+void tpm_power_off(struct tpm *t);
+/* Runs one command; out gets the response (≤ cap). */
+svtpm_err tpm_process(struct tpm *t, uint8_t locality, const uint8_t *cmd, uint32_t len,
+                      uint8_t *out, uint32_t cap, uint32_t *out_len);
+/* Migration blobs: the TPM state sealed for transport (svtpm's own format). */
+uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t cap, uint32_t *len);
+uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, uint32_t len);
+uint32_t tpm_store_volatile(struct tpm *t);
+
+#endif

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Real-VM migration test: QEMU migrates a running guest to a file and back, and
+# the TPM state travels with it (CMD_GET_STATEBLOB on the way out,
+# CMD_SET_STATEBLOB + INIT(delete volatile) on the way in).
+#
+# The guest (svtpm.mode=migrate) loops every ~0.5 s: TPM2_PCR_Extend(PCR16, D)
+# then TPM2_PCR_Read(PCR16) on /dev/tpm0, printing
+#   SVTPM-MIG iter=N extend_rc=.. read_rc=.. update=<pcrUpdateCounter> pcr16=<hex> end
+# Host, per TPM device:
+#   vTPM #1 + QEMU #1 on a fresh state dir; after a few iterations QMP stop,
+#   migrate to "exec:cat > vm.mig", quit (vTPM #1 must exit by itself);
+#   vTPM #2 on the same state dir + QEMU #2 -S -incoming "exec:cat vm.mig", cont.
+# Pass when the guest goes on without rebooting: the counter continues, every
+# TPM command succeeds, and PCR16 after N
+# iterations equals H^N(0) where H(x) = SHA-256(x || D), before and after the
+# migration (a TPM that lost its volatile state would restart PCR16 from zero),
+# and pcrUpdateCounter is the same before and after.
+#
+# Knobs (see lib.sh): VTPM_BIN, VM_ACCEL=tcg|kvm, VM_KEEP=1,
+# VM_TPM_DEVICES (default "tpm-tis tpm-crb").
+. "$(dirname "$0")/lib.sh"
+command -v socat >/dev/null 2>&1 || { echo "SKIP: socat not installed (needed for QMP)"; exit 77; }
+vm_init
+
+# The digest the guest extends PCR16 with, taken from the guest's /init.
+D=$(sed -n 's/^ *D=\([0-9a-f]\{64\}\)$/\1/p' "$VM_TOP/tests/vm/guest-init.sh")
+[ -n "$D" ] || vm_fail "cannot find the PCR16 digest D= in tests/vm/guest-init.sh"
+ZERO=0000000000000000000000000000000000000000000000000000000000000000
+if command -v xxd >/dev/null 2>&1; then XXD=(xxd); else XXD=(busybox xxd); fi
+MIG_RE='^SVTPM-MIG iter=[0-9]+ .* end$'
+
+# Expected PCR16 after n extends: EXPECT[n].
+EXPECT=("$ZERO")
+expect_upto() {
+  local n=$1 h
+  while [ "${#EXPECT[@]}" -le "$n" ]; do
+    h=${EXPECT[$((${#EXPECT[@]} - 1))]}
+    EXPECT+=("$(printf '%s%s' "$h" "$D" | "${XXD[@]}" -r -p | sha256sum | cut -c1-64)")
+  done
+}
+
+# check_lines NAME: every complete SVTPM-MIG line of NAME's console is
+# consistent; sets CL_FIRST, CL_LAST (iterations) and CL_UPD (last pcrUpdateCounter).
+check_lines() {
+  local name=$1 line it rc1 rc2 upd pcr prev='' first='' prevupd='' lines
+  mapfile -t lines < <(vm_lines "$name" SVTPM-MIG)
+  for line in "${lines[@]}"; do
+    [[ $line =~ ^SVTPM-MIG\ iter=([0-9]+)\ extend_rc=([^ ]*)\ read_rc=([^ ]*)\ update=([^ ]*)\ pcr16=([^ ]*)\ end$ ]] \
+      || vm_fail "$name: malformed guest line '$line'"
+    it=${BASH_REMATCH[1]} rc1=${BASH_REMATCH[2]} rc2=${BASH_REMATCH[3]}
+    upd=${BASH_REMATCH[4]} pcr=${BASH_REMATCH[5],,}
+    [ "$rc1" = 00000000 ] || vm_fail "$name: TPM2_PCR_Extend failed in iteration $it (rc=$rc1): '$line'"
+    [ "$rc2" = 00000000 ] || vm_fail "$name: TPM2_PCR_Read failed in iteration $it (rc=$rc2): '$line'"
+    [ -z "$prev" ] || [ "$it" -eq $((prev + 1)) ] || vm_fail "$name: iteration $it follows $prev"
+    [[ $upd =~ ^[0-9a-f]{8}$ ]] || vm_fail "$name: bad pcrUpdateCounter in '$line'"
+    # PCR16 is a debug PCR: extending it does not bump pcrUpdateCounter, so the
+    # counter stays what the firmware's extends left (also across the migration).
+    [ -z "$prevupd" ] || [ "$upd" = "$prevupd" ] \
+      || vm_fail "$name: pcrUpdateCounter changed from $prevupd to $upd in iteration $it"
+    expect_upto "$it"
+    [ "$pcr" = "${EXPECT[$it]}" ] \
+      || vm_fail "$name: PCR16 after $it extends is $pcr, expected ${EXPECT[$it]}"
+    [ -n "$first" ] || first=$it
+    prev=$it prevupd=$upd
+  done
+  [ -n "$first" ] || vm_fail "$name: no complete SVTPM-MIG line"
+  CL_FIRST=$first CL_LAST=$prev CL_UPD=$prevupd
+}
+
+wait_migrate_done() {   # polls query-migrate on the open QMP connection
+  local i status
+  for i in $(seq 600); do
+    vm_qmp '{"execute":"query-migrate"}'
+    status=$(sed -n 's/.*"status": *"\([a-z-]*\)".*/\1/p' <<<"$VM_QMP_REPLY")
+    case $status in
+      completed) return 0;;
+      failed|cancelled) vm_fail "outgoing migration $status: $VM_QMP_REPLY";;
+    esac
+    sleep 0.1
+  done
+  vm_fail "outgoing migration did not complete within 60 s (last: $VM_QMP_REPLY)"
+}
+
+wait_incoming_done() {   # the destination (-S) pauses once the stream is loaded
+  local name=$1 i status
+  for i in $(seq 600); do
+    vm_qmp '{"execute":"query-status"}'
+    status=$(sed -n 's/.*"status": *"\([a-z-]*\)".*/\1/p' <<<"$VM_QMP_REPLY")
+    case $status in
+      inmigrate) ;;
+      paused|prelaunch) return 0;;
+      *) vm_fail "$name: unexpected run state '$status' after incoming migration: $VM_QMP_REPLY";;
+    esac
+    vm_alive "${VM_PID[$name.qemu]}" || vm_fail "$name: QEMU exited during incoming migration"
+    sleep 0.1
+  done
+  vm_fail "$name: incoming migration did not finish within 60 s"
+}
+
+migrate_once() {   # migrate_once DEVICE
+  local dev=$1 src=$1-src dst=$1-dst state=$WORK/state-$1 mig=$WORK/$1.mig t0
+  local sfirst slast supd dfirst dlast dupd
+  t0=$(date +%s.%N)
+  vm_start_vtpm "$src" "$VTPM_BIN" "$state"
+  vm_start_qemu "$src" "$dev" migrate
+  vm_wait_serial "$src" "$MIG_RE" 4 "$VM_BOOT_TIMEOUT"
+
+  vm_qmp_open "$src"
+  vm_qmp '{"execute":"stop"}'
+  case $VM_QMP_REPLY in *'"return"'*) ;; *) vm_fail "$src: stop failed: $VM_QMP_REPLY";; esac
+  vm_qmp "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > $mig\"}}"
+  case $VM_QMP_REPLY in *'"return"'*) ;; *) vm_fail "$src: migrate refused: $VM_QMP_REPLY";; esac
+  wait_migrate_done
+  vm_qmp_quit
+  vm_finish "$src" 30
+  [ -s "$mig" ] || vm_fail "$src: the migration stream $mig is empty"
+  check_lines "$src"
+  sfirst=$CL_FIRST slast=$CL_LAST supd=$CL_UPD
+  [ "$sfirst" = 1 ] || vm_fail "$src: the first complete iteration is $sfirst, not 1"
+  vm_log "$src: migrated out after iteration $slast (PCR16=${EXPECT[$slast]:0:16}…," \
+         "stream $(( $(stat -c %s "$mig") / 1024 )) KiB)"
+
+  vm_start_vtpm "$dst" "$VTPM_BIN" "$state"
+  vm_start_qemu "$dst" "$dev" migrate -S -incoming "exec:cat $mig"
+  vm_qmp_open "$dst"
+  wait_incoming_done "$dst"
+  vm_qmp '{"execute":"cont"}'
+  case $VM_QMP_REPLY in *'"return"'*) ;; *) vm_fail "$dst: cont failed: $VM_QMP_REPLY";; esac
+  vm_wait_serial "$dst" "$MIG_RE" 6 60
+  vm_qmp_quit
+  vm_finish "$dst" 30
+
+  if grep -aq 'Linux version\|SVTPM-INIT' "$WORK/$dst.serial"; then
+    vm_fail "$dst: the guest rebooted instead of continuing after the migration"
+  fi
+  check_lines "$dst"
+  dfirst=$CL_FIRST dlast=$CL_LAST dupd=$CL_UPD
+  # The line being printed when the VM stopped may be split across both consoles.
+  [ "$dfirst" -ge $((slast + 1)) ] && [ "$dfirst" -le $((slast + 2)) ] \
+    || vm_fail "$dst: the guest's counter did not continue: last before migration $slast, first after $dfirst"
+  [ "$dupd" = "$supd" ] || vm_fail "$dst: pcrUpdateCounter changed across the migration ($supd -> $dupd)"
+  vm_log "$dev: ok ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s):" \
+         "iterations 1..$slast before, $dfirst..$dlast after the migration, PCR16 chain intact"
+}
+
+for dev in ${VM_TPM_DEVICES:-tpm-tis tpm-crb}; do
+  migrate_once "$dev"
+done
+vm_log "PASS"
+exit 0
