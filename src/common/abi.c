@@ -24,7 +24,7 @@ static const struct svtpm_call_desc ecalls[] = {
 static const struct svtpm_call_desc ocalls[] = {
     { OCALL_LOG,          "LOG",          4 + SVTPM_LOG_MAX,            0 },
     { OCALL_STATE_READ,   "STATE_READ",   4,                            8 + 8 + 2 * SVTPM_SEALED_REC_MAX },
-    { OCALL_STATE_WRITE,  "STATE_WRITE",  8 + SVTPM_SEALED_REC_MAX,     0 },
+    { OCALL_STATE_WRITE,  "STATE_WRITE",  12 + SVTPM_SEALED_REC_MAX,    0 },
     { OCALL_STATE_DELETE, "STATE_DELETE", 4,                            0 },
 };
 

@@ -50,7 +50,9 @@ enum svtpm_ecall {
 enum svtpm_ocall {
     OCALL_LOG = 1,           /* req: u32 level, text; resp: - */
     OCALL_STATE_READ,        /* req: u32 file; resp: u64 file_size, u32 n0, rec0, u32 n1, rec1 */
-    OCALL_STATE_WRITE,       /* req: u32 file, u32 slot, record; resp: - */
+    OCALL_STATE_WRITE,       /* req: u32 file, u32 slot, u32 retire_tag_off, record; resp: -
+                              * after the record is durable, the host zeroes the 16-byte
+                              * tag at retire_tag_off in the other slot (0: none) */
     OCALL_STATE_DELETE,      /* req: u32 file; resp: - */
     OCALL__END
 };

@@ -7,8 +7,16 @@
 #include <stddef.h>
 #include "chan.h"
 
+/* A host reachable without the channel: tests and fuzzers run the enclave
+ * modules in-process against a fake host. The reply goes to resp (cap bytes). */
+typedef svtpm_err (*ocall_host_fn)(void *ud, uint32_t id, const uint8_t *req, uint32_t len,
+                                   uint8_t *resp, uint32_t cap, uint32_t *resp_len);
+
 struct ocall_ctx {
-    struct chan *chan;
+    struct chan *chan;      /* the real host; NULL with a fake one */
+    ocall_host_fn fake;
+    void *fake_ud;
+    uint8_t *fake_req;      /* request buffer used with a fake host */
     uint8_t *resp;          /* private copy of the last OCALL result */
     size_t resp_cap;
 };

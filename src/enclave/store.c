@@ -159,9 +159,13 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
         err = SVTPM_E_FOREIGN;
         goto out;
     }
-    if (r[pick ^ 1].err != SVTPM_OK && r[pick ^ 1].err != SVTPM_E_NOTFOUND)
-        elog(s->oc, LOG_WARN, "sealed %s: slot %c unreadable (%s): an interrupted write, or tampering; "
-             "using slot %c (state version %llu)", store_file_name(file), 'A' + (pick ^ 1),
+    /* The other slot normally holds a retired record (older version, tag
+     * zeroed). One that claims to be newer is a write that never completed:
+     * it was never acknowledged, so the current record is the right state. */
+    if (r[pick ^ 1].err != SVTPM_OK && r[pick ^ 1].err != SVTPM_E_NOTFOUND &&
+        r[pick ^ 1].h.seq > r[pick].h.seq)
+        elog(s->oc, LOG_WARN, "sealed %s: slot %c holds an incomplete write (%s); using slot %c "
+             "(state version %llu)", store_file_name(file), 'A' + (pick ^ 1),
              svtpm_strerror(r[pick ^ 1].err), 'A' + pick, (unsigned long long)r[pick].h.seq);
     /* Opening slot B (even failing) overwrote the scratch buffer. */
     if (pick == 0 && n[1] != 0)
@@ -183,6 +187,7 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
     f->known = true;
     f->cur_slot = pick;
     f->seq = r[pick].h.seq;
+    f->cur_len = r[pick].h.payload_len;
     memcpy(f->key_id, r[pick].h.key_id, 32);
     *out = copy;
     *out_len = plen[pick];
@@ -231,10 +236,14 @@ svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32
     uint8_t *req = ocall_req(s->oc);
     put_be32(req, file);
     put_be32(req + 4, slot);
-    err = seal_record(s->plat, &h, data, len, req + 8, SVTPM_SEALED_REC_MAX);
+    /* Once the new record is durable the one it supersedes is retired (its
+     * tag zeroed), so damage to the current record cannot fall back to an
+     * older state: only a whole-file restore can, which is rollback. */
+    put_be32(req + 8, f->cur_slot >= 0 ? SEAL_HDR_LEN + f->cur_len : 0);
+    err = seal_record(s->plat, &h, data, len, req + 12, SVTPM_SEALED_REC_MAX);
     if (err)
         goto out;
-    err = ocall_invoke(s->oc, OCALL_STATE_WRITE, 8 + (uint32_t)seal_rec_len(len), NULL, NULL);
+    err = ocall_invoke(s->oc, OCALL_STATE_WRITE, 12 + (uint32_t)seal_rec_len(len), NULL, NULL);
     if (err) {
         elog(s->oc, LOG_ERR, "sealed %s: host failed to store state version %llu: %s",
              store_file_name(file), (unsigned long long)h.seq, svtpm_strerror(err));
@@ -243,6 +252,7 @@ svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32
     f->known = true;
     f->cur_slot = (int)slot;
     f->seq = h.seq;
+    f->cur_len = len;
 out:
     return err;
 }

@@ -13,6 +13,7 @@ struct store_file {
     bool known;          /* loaded (or written) since the last power-on */
     int cur_slot;        /* slot holding the current record, -1 if none */
     uint64_t seq;
+    uint32_t cur_len;    /* payload length of the current record */
     uint8_t key_id[32];
 };
 

@@ -132,10 +132,10 @@ static void serve_ocall(struct enclave_host *eh)
         break;
     }
     case OCALL_STATE_WRITE: {
-        uint32_t file = rd_be32(&r), slot = rd_be32(&r);
+        uint32_t file = rd_be32(&r), slot = rd_be32(&r), retire = rd_be32(&r);
         size_t n = rd_left(&r);
         const uint8_t *rec = rd_ptr(&r, n);
-        status = rd_ok(&r) ? sd_write(eh->sd, file, slot, rec, n) : SVTPM_E_INVAL;
+        status = rd_ok(&r) ? sd_write(eh->sd, file, slot, rec, n, retire) : SVTPM_E_INVAL;
         break;
     }
     case OCALL_STATE_DELETE: {

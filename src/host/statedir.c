@@ -212,10 +212,12 @@ out:
     return err;
 }
 
-svtpm_err sd_write(struct statedir *sd, uint32_t file, uint32_t slot, const uint8_t *rec, size_t len)
+svtpm_err sd_write(struct statedir *sd, uint32_t file, uint32_t slot, const uint8_t *rec, size_t len,
+                   uint32_t retire_off)
 {
     char p[4096];
-    if (!valid(file) || slot > 1 || len > SEAL_SLOT_SIZE)
+    if (!valid(file) || slot > 1 || len > SEAL_SLOT_SIZE ||
+        (retire_off && (retire_off < SEAL_HDR_LEN || retire_off > SEAL_SLOT_SIZE - SEAL_TAG_LEN)))
         return SVTPM_E_INVAL;
     int fd = open_file(sd, file);
     if (fd < 0 && errno == ENOENT)
@@ -229,6 +231,11 @@ svtpm_err sd_write(struct statedir *sd, uint32_t file, uint32_t slot, const uint
         return SVTPM_E_IO;
     }
     sd->writes++;
+    /* No sync needed: if this is lost in a crash, both records are authentic
+     * and the newer one still wins. */
+    static const uint8_t zero[SEAL_TAG_LEN];
+    if (retire_off && pwrite_full(fd, zero, sizeof zero, (off_t)(slot ^ 1) * SEAL_SLOT_SIZE + retire_off))
+        hlog(1, "could not retire the old record in %s", sd_path(sd, file, p, sizeof p));
     return SVTPM_OK;
 }
 

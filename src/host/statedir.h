@@ -28,9 +28,11 @@ bool sd_exists(const struct statedir *sd, uint32_t file);
 /* OCALL_STATE_READ reply: u64 file size, u32 n0, slot A record, u32 n1,
  * slot B record. SVTPM_E_NOTFOUND when the file does not exist. */
 svtpm_err sd_read(struct statedir *sd, uint32_t file, uint8_t *out, size_t cap, uint32_t *len);
-/* Writes one sealed record into a slot and makes it durable before returning.
+/* Writes one sealed record into a slot and makes it durable before returning;
+ * then zeroes the 16-byte tag at retire_off in the other slot (0: none).
  * A new file is built aside and renamed into place, so it is never partial. */
-svtpm_err sd_write(struct statedir *sd, uint32_t file, uint32_t slot, const uint8_t *rec, size_t len);
+svtpm_err sd_write(struct statedir *sd, uint32_t file, uint32_t slot, const uint8_t *rec, size_t len,
+                   uint32_t retire_off);
 svtpm_err sd_delete(struct statedir *sd, uint32_t file);
 
 #endif
