@@ -122,6 +122,8 @@ check: setup
 demo: setup all
 	bash scripts/demo.sh
 
+-include bench/bench.mk
+
 bench: setup all
 	bash bench/run.sh
 

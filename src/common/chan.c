@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -40,6 +41,7 @@ svtpm_err chan_create(struct chan *c, int *memfd_out)
     c->shm = m;
     c->side = CHAN_HOST;
     c->shm->magic = CHAN_MAGIC;
+    c->shm->cpu[0] = c->shm->cpu[1] = -1;
     c->shm->version = SVTPM_ABI_VERSION;
     atomic_store(&c->shm->turn, TURN_IDLE);
     *memfd_out = fd;
@@ -93,11 +95,19 @@ svtpm_err chan_wait(struct chan *c, uint32_t mask, int timeout_ms, uint32_t *tur
     struct chan_shm *s = c->shm;
     uint32_t my_bit = c->side == CHAN_HOST ? 1u : 2u;
     uint32_t t = atomic_load_explicit(&s->turn, memory_order_acquire);
+    uint64_t start = 0;
     if (mask & TURN_BIT(t))
         goto got;
 
-    if (c->spin_ns) {
-        uint64_t end = now_ns() + c->spin_ns;
+    start = now_ns();
+    uint64_t spin = (uint64_t)c->wait_avg_ns * 2;
+    int me = sched_getcpu();
+    atomic_store_explicit(&s->cpu[c->side], me, memory_order_relaxed);
+    int peer = atomic_load_explicit(&s->cpu[c->side ^ 1], memory_order_relaxed);
+    if (c->spin_max_ns && spin < c->spin_max_ns && me != peer) {
+        if (spin < 2000)
+            spin = 2000;
+        uint64_t end = start + spin;
         for (unsigned i = 1;; i++) {
             __builtin_ia32_pause();
             t = atomic_load_explicit(&s->turn, memory_order_acquire);
@@ -135,6 +145,14 @@ svtpm_err chan_wait(struct chan *c, uint32_t mask, int timeout_ms, uint32_t *tur
             goto got;
     }
 got:
+    if (start) {
+        uint64_t waited = now_ns() - start;
+        if (waited > UINT32_MAX)
+            waited = UINT32_MAX;
+        c->wait_avg_ns = (uint32_t)(((uint64_t)c->wait_avg_ns * 7 + waited) / 8);
+    } else {
+        c->wait_avg_ns -= c->wait_avg_ns / 8;
+    }
     *turn_out = t;
     return SVTPM_OK;
 }

@@ -33,7 +33,8 @@ struct chan_shm {
     uint32_t call;              /* ECALL/OCALL id */
     uint32_t status;            /* svtpm_err of a returning call */
     uint32_t len;               /* payload bytes in data[] */
-    uint32_t pad;
+    _Atomic int32_t cpu[2];     /* CPU each side last ran on (spinning is
+                                   useless when the peer needs this CPU) */
     uint8_t data[SVTPM_CHAN_DATA_MAX];
 };
 
@@ -42,7 +43,12 @@ enum chan_side { CHAN_HOST = 0, CHAN_ENCLAVE = 1 };
 struct chan {
     struct chan_shm *shm;
     enum chan_side side;
-    uint32_t spin_ns;           /* how long to spin before sleeping */
+    /* Spinning before sleeping saves a cross-CPU wake-up (costly in a VM)
+     * when the peer answers soon. It adapts: the side spins only while its
+     * recent waits were shorter than spin_max_ns, and for about twice their
+     * average, so an idle vTPM never spins. 0 disables spinning. */
+    uint32_t spin_max_ns;
+    uint32_t wait_avg_ns;       /* moving average of recent waits */
 };
 
 /* Host: create the shared area (a sealed memfd) and map it. */

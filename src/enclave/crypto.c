@@ -9,7 +9,6 @@
 
 /* Write-once algorithm handles (see crypto.h). */
 static EVP_CIPHER *aes256gcm;
-static EVP_MAC *hmac;
 static EVP_MD *sha256;
 
 svtpm_err crypto_init(void)
@@ -18,10 +17,9 @@ svtpm_err crypto_init(void)
         return SVTPM_OK;
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
     aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     uint8_t b[16];
-    if (!aes256gcm || !hmac || !sha256 || RAND_bytes(b, sizeof b) != 1)
+    if (!aes256gcm || !sha256 || RAND_bytes(b, sizeof b) != 1)
         return SVTPM_E_CRYPTO;
     return SVTPM_OK;
 }
@@ -47,25 +45,43 @@ out:
     return err;
 }
 
+/* HMAC-SHA256 (RFC 2104) over the pre-fetched SHA-256: EVP_MAC would look
+ * the digest up by name on every call, which dominated opening the state. */
 svtpm_err crypto_hmac_sha256(const void *key, size_t keylen,
                              const struct iovc *parts, size_t nparts, uint8_t out[32])
 {
+    uint8_t k[64] = { 0 }, pad[64], inner[32];
     svtpm_err err = SVTPM_E_CRYPTO;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end(),
-    };
-    size_t outl = 0;
-    if (!ctx || EVP_MAC_init(ctx, key, keylen, params) != 1)
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        goto out;
+    if (keylen > sizeof k) {
+        if (EVP_DigestInit_ex(ctx, sha256, NULL) != 1 || EVP_DigestUpdate(ctx, key, keylen) != 1 ||
+            EVP_DigestFinal_ex(ctx, k, NULL) != 1)
+            goto out;
+    } else if (keylen) {
+        memcpy(k, key, keylen);
+    }
+    for (size_t i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    if (EVP_DigestInit_ex(ctx, sha256, NULL) != 1 || EVP_DigestUpdate(ctx, pad, 64) != 1)
         goto out;
     for (size_t i = 0; i < nparts; i++)
-        if (parts[i].n && EVP_MAC_update(ctx, parts[i].p, parts[i].n) != 1)
+        if (parts[i].n && EVP_DigestUpdate(ctx, parts[i].p, parts[i].n) != 1)
             goto out;
-    if (EVP_MAC_final(ctx, out, &outl, 32) == 1 && outl == 32)
-        err = SVTPM_OK;
+    if (EVP_DigestFinal_ex(ctx, inner, NULL) != 1)
+        goto out;
+    for (size_t i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    if (EVP_DigestInit_ex(ctx, sha256, NULL) != 1 || EVP_DigestUpdate(ctx, pad, 64) != 1 ||
+        EVP_DigestUpdate(ctx, inner, 32) != 1 || EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+        goto out;
+    err = SVTPM_OK;
 out:
-    EVP_MAC_CTX_free(ctx);
+    EVP_MD_CTX_free(ctx);
+    secure_wipe(k, sizeof k);
+    secure_wipe(pad, sizeof pad);
+    secure_wipe(inner, sizeof inner);
     return err;
 }
 

@@ -50,8 +50,10 @@ svtpm_err harden_seccomp(enum seccomp_mode mode)
         /* time and randomness for libtpms and OpenSSL */
         SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(getrandom),
         /* stderr for a last word, and leaving */
-        SCMP_SYS(write), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(sched_yield),
+        /* stdio sets up stderr with fstat/lseek the first time libtpms logs */
+        SCMP_SYS(write), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),
+        SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(sched_yield), SCMP_SYS(getcpu),
     };
     uint32_t dflt = mode == SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
     svtpm_err err = SVTPM_E_PERM;

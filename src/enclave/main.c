@@ -52,10 +52,10 @@ int main(int argc, char **argv)
     if (chan_attach(&e.chan, chan_fd))
         die("bad channel");
     close(chan_fd);
-    e.chan.spin_ns = 0;
+    e.chan.spin_max_ns = 200000;
     const char *spin = getenv("SVTPM_ENCLAVE_SPIN_NS");
     if (spin)
-        e.chan.spin_ns = (uint32_t)strtoul(spin, NULL, 10);
+        e.chan.spin_max_ns = (uint32_t)strtoul(spin, NULL, 10);
 
     char exe[PATH_MAX], sig[PATH_MAX + 8];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

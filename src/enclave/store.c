@@ -68,19 +68,35 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static bool is_retired(const uint8_t *rec, const struct seal_hdr *h)
+{
+    static const uint8_t zero_tag[SEAL_TAG_LEN];
+    return memcmp(rec + SEAL_HDR_LEN + h->payload_len, zero_tag, SEAL_TAG_LEN) == 0;
+}
+
 struct slot_result {
     svtpm_err err;       /* SVTPM_E_NOTFOUND: empty slot */
     struct seal_hdr h;
+    bool used_plain;     /* decryption was attempted into s->plain */
 };
 
 /* Opens one slot; on success the plaintext is in s->plain. */
 static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32_t n,
                       struct slot_result *r, uint32_t *plen)
 {
+    r->used_plain = false;
     if (n == 0) {
         r->err = SVTPM_E_NOTFOUND;
         return;
     }
+    /* A retired record (tag zeroed after its successor became durable) is
+     * not worth decrypting: the common case opens one record, not two. */
+    r->err = seal_hdr_parse(rec, n, &r->h);
+    if (r->err == SVTPM_OK && is_retired(rec, &r->h)) {
+        r->err = SVTPM_E_AUTH;
+        return;
+    }
+    r->used_plain = true;
     r->err = seal_open(s->plat, rec, n, &r->h, s->plain, plen);
     if (r->err == SVTPM_OK && r->h.kind != kind_of(file))
         r->err = SVTPM_E_FOREIGN;
@@ -167,8 +183,8 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
         elog(s->oc, LOG_WARN, "sealed %s: slot %c holds an incomplete write (%s); using slot %c "
              "(state version %llu)", store_file_name(file), 'A' + (pick ^ 1),
              svtpm_strerror(r[pick ^ 1].err), 'A' + pick, (unsigned long long)r[pick].h.seq);
-    /* Opening slot B (even failing) overwrote the scratch buffer. */
-    if (pick == 0 && n[1] != 0)
+    /* Decrypting slot B (even failing) overwrote the scratch buffer. */
+    if (pick == 0 && r[1].used_plain)
         open_slot(s, file, rec[0], n[0], &r[0], &plen[0]);
     s->open_ns = (uint32_t)(mono_ns() - t0);
 

@@ -47,7 +47,7 @@ svtpm_err eh_start(struct enclave_host *eh, const struct enclave_start *st, stru
         return err;
     }
     const char *spin = getenv("SVTPM_HOST_SPIN_NS");
-    eh->chan.spin_ns = spin ? (uint32_t)strtoul(spin, NULL, 10) : 50000;
+    eh->chan.spin_max_ns = spin ? (uint32_t)strtoul(spin, NULL, 10) : 200000;
 
     char pathbuf[PATH_MAX + 32], fdarg[16];
     const char *path = st->enclave_path ? st->enclave_path : default_enclave(pathbuf, sizeof pathbuf);
