@@ -32,34 +32,11 @@ static void close_data(struct server *s)
 {
     close(s->data_conn);
     s->data_conn = -1;
+    s->din_len = 0;
     if (s->data_conn_terminal) {
         hlog(2, "data connection closed: terminating");
         s->quit = true;
     }
-}
-
-/* 1: got n bytes; 0: clean EOF before the first byte; -1: error/timeout. */
-static int read_exact(int fd, uint8_t *p, size_t n, int64_t deadline, bool at_start)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = recv(fd, p + got, n - got, MSG_DONTWAIT);
-        if (r > 0) {
-            got += (size_t)r;
-            continue;
-        }
-        if (r == 0)
-            return at_start && got == 0 ? 0 : -1;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
-            return -1;
-        int64_t left = deadline - now_ms();
-        struct pollfd pf = { fd, POLLIN, 0 };
-        if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
-            return -1;
-    }
-    return 1;
 }
 
 static void send_resp(struct server *s, bool prefixed, const uint8_t *resp, uint32_t len)
@@ -77,39 +54,32 @@ static void send_resp(struct server *s, bool prefixed, const uint8_t *resp, uint
         hlog(1, "TPM response not fully sent: %s", w < 0 ? strerror(errno) : "short write");
 }
 
-void data_handle(struct server *s)
+/* Length of the first frame in din: 0 if incomplete, -1 if malformed. With
+ * the TCG prefix, *hdr is 9 (the prefix) and *loc its locality. */
+static long frame_len(const uint8_t *b, size_t n, size_t *hdr, uint8_t *loc)
 {
-    uint8_t cmd[SVTPM_TPM_CMD_MAX + 16];
-    int64_t deadline = now_ms() + DATA_DEADLINE_MS;
-    bool prefixed = false;
-    uint32_t size = 0;
-    uint8_t locality = s->locality;
-
-    int r = read_exact(s->data_conn, cmd, 10, deadline, true);
-    if (r <= 0)
-        goto close;
-    uint16_t tag = get_be16(cmd);
-    if (tag != 0x8001 && tag != 0x8002 && get_be32(cmd) == TPM_SEND_COMMAND) {
+    *hdr = 0;
+    if (n < 10)
+        return 0;
+    uint16_t tag = get_be16(b);
+    uint32_t size;
+    if (tag != 0x8001 && tag != 0x8002 && get_be32(b) == TPM_SEND_COMMAND) {
         /* u32 8, u8 locality, u32 size, then the command; the locality sticks */
-        prefixed = true;
-        locality = cmd[4];
-        size = get_be32(cmd + 5);
-        if (size < 10 || size > SVTPM_TPM_CMD_MAX)
-            goto bad;
-        memmove(cmd, cmd + 9, 1);
-        if (read_exact(s->data_conn, cmd + 1, size - 1, deadline, false) < 0)
-            goto close;
-        s->locality = locality;
+        *hdr = 9;
+        *loc = b[4];
+        size = get_be32(b + 5);
     } else {
-        size = get_be32(cmd + 2);
-        if (size < 10 || size > SVTPM_TPM_CMD_MAX)
-            goto bad;
-        if (size > 10 && read_exact(s->data_conn, cmd + 10, size - 10, deadline, false) < 0)
-            goto close;
+        size = get_be32(b + 2);
     }
+    if (size < 10 || size > SVTPM_TPM_CMD_MAX)
+        return -1;
+    return n >= *hdr + size ? (long)(*hdr + size) : 0;
+}
+
+static void process_frame(struct server *s, const uint8_t *cmd, uint32_t size, bool prefixed)
+{
     hlog_hex(20, " SWTPM_IO_Read", cmd, size);
     s->commands++;
-
     if (get_be32(cmd + 6) == TPM2_CC_SET_LOCALITY_VENDOR) {
         /* Linux vtpm-proxy's in-band locality change, only when allowed */
         static const uint8_t ok[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0, 0 };
@@ -127,12 +97,12 @@ void data_handle(struct server *s)
             put_be32(resp + 6, 0x9a);        /* TPM_RC_INSUFFICIENT */
         }
         send_resp(s, prefixed, resp, 10);
-        goto done;
+        return;
     }
     if (!s->running) {
         /* swtpm: answered without the TPM, which is powered off */
         send_resp(s, prefixed, rc_failure, sizeof rc_failure);
-        goto done;
+        return;
     }
     const uint8_t *resp;
     uint32_t rlen;
@@ -140,22 +110,74 @@ void data_handle(struct server *s)
     if (err) {
         server_fatal_enclave(s, err);
         send_resp(s, prefixed, rc_failure, sizeof rc_failure);
-        goto close;
+        return;
     }
     /* QEMU copies size-10 bytes into its buffer unchecked: never send a
      * frame that is short, inconsistent, or over the negotiated size. */
     if (rlen < 10 || get_be32(resp + 2) != rlen || (s->buffersize && rlen > s->buffersize)) {
         hlog(1, "TPM response of %u bytes is malformed or over the buffer size %u", rlen, s->buffersize);
         send_resp(s, prefixed, rc_failure, sizeof rc_failure);
-        goto done;
+        return;
     }
     send_resp(s, prefixed, resp, rlen);
-done:
-    if (s->cfg->server.disconnect && s->data_conn >= 0 && !s->data_conn_terminal)
-        goto close;
-    return;
-bad:
-    hlog(1, "malformed TPM command frame (size %u): closing the data connection", size);
-close:
-    close_data(s);
+}
+
+int data_timeout_ms(struct server *s)
+{
+    if (s->data_conn < 0 || s->din_len == 0)
+        return -1;
+    int64_t left = s->din_deadline_ms - now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
+void data_expire(struct server *s)
+{
+    if (data_timeout_ms(s) == 0) {
+        hlog(1, "incomplete TPM command for %d ms: closing the data connection", DATA_DEADLINE_MS);
+        close_data(s);
+    }
+}
+
+void data_handle(struct server *s)
+{
+    /* One recv normally brings the whole command (clients write it at once);
+     * frames are cut by their header's size, partial ones wait for more. */
+    ssize_t n = recv(s->data_conn, s->din + s->din_len, sizeof s->din - s->din_len, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        if (s->din_len)
+            hlog(1, "data connection closed inside a TPM command");
+        close_data(s);
+        return;
+    }
+    if (s->din_len == 0)
+        s->din_deadline_ms = now_ms() + DATA_DEADLINE_MS;
+    s->din_len += (size_t)n;
+    for (;;) {
+        size_t hdr;
+        uint8_t loc = s->locality;
+        long len = frame_len(s->din, s->din_len, &hdr, &loc);
+        if (len < 0) {
+            hlog(1, "malformed TPM command frame: closing the data connection");
+            close_data(s);
+            return;
+        }
+        if (len == 0)
+            return;
+        if (hdr)
+            s->locality = loc;
+        process_frame(s, s->din + hdr, (uint32_t)(len - (long)hdr), hdr != 0);
+        if (s->data_conn < 0)
+            return;
+        memmove(s->din, s->din + len, s->din_len - (size_t)len);
+        s->din_len -= (size_t)len;
+        s->din_deadline_ms = now_ms() + DATA_DEADLINE_MS;
+        if (s->cfg->server.disconnect && !s->data_conn_terminal) {
+            close_data(s);
+            return;
+        }
+        if (s->din_len == 0 || s->quit)
+            return;
+    }
 }

@@ -84,6 +84,53 @@ static int read_key(const struct key_cfg *k, uint32_t *kind, uint8_t *buf, size_
     return 0;
 }
 
+bool import_swtpm_present(const char *dir)
+{
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/tpm2-00.permall", dir);
+    return stat(p, &st) == 0;
+}
+
+int import_swtpm_dir(struct enclave_host *eh, const char *from, const struct key_cfg *key, bool locked)
+{
+    static const char *const names[3] = { NULL, "tpm2-00.permall", "tpm2-00.volatilestate" };
+    int rc = -1;
+    uint8_t *blob = malloc(SVTPM_IMPORT_MAX), secret[SVTPM_KEY_MAX];
+    size_t blen = 0, slen = 0;
+    uint32_t kind = KEY_NONE;
+    struct statedir src;
+    bool src_ok = !locked && sd_init(&src, from, 0600) == SVTPM_OK;
+    if (!blob || (!locked && (!src_ok || sd_lock(&src, 0))))
+        goto out;
+    if (key->set && read_key(key, &kind, secret, &slen))
+        goto out;
+    for (uint32_t f = STATE_FILE_PERMALL; f <= STATE_FILE_VOLATILE; f++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", from, names[f]);
+        int r = read_file(p, blob, SVTPM_IMPORT_MAX, &blen);
+        if (r == 1 && f == STATE_FILE_VOLATILE)
+            continue;
+        if (r) {
+            herr("import: cannot read %s: %s", p, r == 1 ? "no such file" : r == -2 ? "too large" : strerror(errno));
+            goto out;
+        }
+        svtpm_err err = eh_import(eh, f, kind, key->keylen, secret, (uint32_t)slen, blob, (uint32_t)blen);
+        if (err) {
+            herr("import: %s refused: %s", p, svtpm_strerror(err));
+            goto out;
+        }
+        hlog(2, "import: sealed %s", p);
+    }
+    rc = 0;
+out:
+    secure_wipe(secret, sizeof secret);
+    free(blob);
+    if (src_ok)
+        sd_fini(&src);
+    return rc;
+}
+
 static void usage(void)
 {
     printf("Usage: svtpm import --from SWTPM_STATE_DIR --tpmstate dir=DIR [options]\n"
@@ -113,10 +160,7 @@ int import_main(int argc, char **argv)
     };
     const char *from = NULL;
     int rc = 1, ch;
-    uint8_t *blob = malloc(SVTPM_IMPORT_MAX), secret[SVTPM_KEY_MAX];
-    size_t blen = 0, slen = 0;
-    uint32_t kind = KEY_NONE;
-    struct statedir sd = { .lock_fd = -1, .fd = { -1, -1, -1 } }, src = { .lock_fd = -1, .fd = { -1, -1, -1 } };
+    struct statedir sd = { .lock_fd = -1, .fd = { -1, -1, -1 } };
     struct enclave_host eh = { .pid = -1 };
     struct config c = { .progname = "svtpm import" };
     struct key_cfg key = { 0 };
@@ -124,8 +168,6 @@ int import_main(int argc, char **argv)
     char *sargv[16];
     int sargc = 0;
     sargv[sargc++] = "import";
-    if (!blob)
-        goto out;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'F': from = optarg; break;
@@ -157,38 +199,21 @@ int import_main(int argc, char **argv)
     }
     if (log_open(&c.log))
         goto out;
-    if (sd_init(&sd, c.state_dir, c.state_mode) || sd_init(&src, from, 0600))
+    if (sd_init(&sd, c.state_dir, c.state_mode))
         goto out;
-    if (sd_lock(&src, 0) || sd_lock(&sd, 0))
+    if (sd_lock(&sd, 0))
         goto out;
     if (sd_exists(&sd, STATE_FILE_PERMALL)) {
         herr("import: %s already holds svtpm state; refusing to overwrite it", c.state_dir);
         goto out;
     }
-    if (key.set && read_key(&key, &kind, secret, &slen))
-        goto out;
     struct enclave_start st = { .enclave_path = c.enclave, .platform_key = c.platform_key,
                                 .seccomp = c.enclave_seccomp };
     struct enclave_identity id;
     if (eh_start(&eh, &st, &sd) || eh_init(&eh, c.have_vtpm_id ? c.vtpm_id : NULL, &id))
         goto out;
-    static const char *const names[3] = { NULL, "tpm2-00.permall", "tpm2-00.volatilestate" };
-    for (uint32_t f = STATE_FILE_PERMALL; f <= STATE_FILE_VOLATILE; f++) {
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", from, names[f]);
-        int r = read_file(p, blob, SVTPM_IMPORT_MAX, &blen);
-        if (r == 1 && f == STATE_FILE_VOLATILE)
-            continue;
-        if (r) {
-            herr("import: cannot read %s: %s", p, r == 1 ? "no such file" : r == -2 ? "too large" : strerror(errno));
-            goto out_clean;
-        }
-        svtpm_err err = eh_import(&eh, f, kind, key.keylen, secret, (uint32_t)slen, blob, (uint32_t)blen);
-        if (err) {
-            herr("import: %s refused: %s", p, svtpm_strerror(err));
-            goto out_clean;
-        }
-    }
+    if (import_swtpm_dir(&eh, from, &key, false))
+        goto out_clean;
     /* Prove the sealed state opens and runs before calling it done. */
     uint32_t tpm_rc = 0, file = 0;
     svtpm_err serr;
@@ -206,14 +231,11 @@ out_clean:
         sd_delete(&sd, STATE_FILE_VOLATILE);
     }
 out:
-    secure_wipe(secret, sizeof secret);
     eh_stop(&eh);
     sd_fini(&sd);
-    sd_fini(&src);
     free(key.file);
     free(key.pwdfile);
     config_free(&c);
-    free(blob);
     log_close();
     return rc;
 }

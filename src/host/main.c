@@ -39,6 +39,12 @@ static int print_states(const struct config *c)
         printf(" {\"name\": \"permall\", \"size\": %lld}", (long long)st.st_size);
         any = true;
     }
+    snprintf(p, sizeof p, "%s/tpm2-00.permall", c->state_dir);
+    if (!any && stat(p, &st) == 0) {
+        /* swtpm state not imported yet: it is what the next start will use */
+        printf(" {\"name\": \"permall\", \"size\": %lld}", (long long)st.st_size);
+        any = true;
+    }
     snprintf(p, sizeof p, "%s/svtpm.volatilestate", c->state_dir);
     if (stat(p, &st) == 0)
         printf("%s {\"name\": \"volatilestate\", \"size\": %lld}", any ? "," : "", (long long)st.st_size);

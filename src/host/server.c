@@ -1,6 +1,7 @@
 #include "server.h"
 #include "abi.h"
 #include "bytes.h"
+#include "import_cmd.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -217,6 +218,19 @@ svtpm_err server_start_tpm(struct server *s)
                 "MRSIGNER %s, ISVSVN %u", mr, id.isv_svn);
     if (strcmp(c->enclave_seccomp, "kill") != 0)
         hlog(1, "enclave syscall filter is '%s' (not enforcing)", c->enclave_seccomp);
+    /* An swtpm being replaced in place: its state moves into sealed state
+     * on first start, rather than a new TPM being manufactured under the
+     * VM's feet. If it cannot be imported, svtpm does not start. */
+    if (!sd_exists(&s->sd, STATE_FILE_PERMALL) && import_swtpm_present(c->state_dir)) {
+        if (sd_lock(&s->sd, 0) || import_swtpm_dir(&s->eh, c->state_dir, &c->key, true)) {
+            herr("%s holds swtpm state that could not be imported%s; refusing to start rather than "
+                 "replace the VM's TPM", c->state_dir, c->key.set ? "" : " (is it encrypted? pass its --key)");
+            return SVTPM_E_STATE;
+        }
+        hlog(1, "imported the swtpm state in %s into sealed state; the swtpm files (tpm2-00.*) are "
+                "left as they were: remove them once the VM runs on svtpm, they are not encrypted "
+                "by svtpm", c->state_dir);
+    }
     uint32_t sizes[3];
     if (eh_set_buffersize(&s->eh, 0, sizes) == SVTPM_OK)
         s->buffersize = sizes[0];
@@ -261,7 +275,7 @@ int server_run(struct server *s)
             p[i_dc = n++] = (struct pollfd){ s->data_conn, POLLIN, 0 };
         else if (s->data_listen >= 0)
             p[i_dl = n++] = (struct pollfd){ s->data_listen, POLLIN, 0 };
-        if (poll(p, (nfds_t)n, -1) < 0) {
+        if (poll(p, (nfds_t)n, data_timeout_ms(s)) < 0) {
             if (errno == EINTR)
                 continue;
             herr("poll: %s", strerror(errno));
@@ -276,7 +290,8 @@ int server_run(struct server *s)
             }
             continue;
         }
-        if (i_dc >= 0 && p[i_dc].revents)
+        data_expire(s);
+        if (i_dc >= 0 && s->data_conn >= 0 && p[i_dc].revents)
             data_handle(s);
         else if (i_dl >= 0 && p[i_dl].revents)
             s->data_conn = accept_one(s->data_listen);

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "enclave_host.h"
 #include "statedir.h"
+#include "abi.h"
 
 struct server {
     const struct config *cfg;
@@ -19,6 +20,9 @@ struct server {
     bool ctrl_is_unix;
     int data_listen, data_conn;
     bool data_conn_terminal;    /* closing it ends the process */
+    uint8_t din[SVTPM_TPM_CMD_MAX + 16];  /* bytes received, not yet a whole frame */
+    size_t din_len;
+    int64_t din_deadline_ms;    /* a partial frame must complete by then */
     int sigfd;
     bool quit;
     int exit_code;
@@ -37,6 +41,9 @@ void server_close(struct server *s);
 void ctrl_handle(struct server *s);
 /* data.c */
 void data_handle(struct server *s);
+/* ms until the partial frame's deadline, -1 when none is pending */
+int data_timeout_ms(struct server *s);
+void data_expire(struct server *s);
 /* power helpers shared by ctrl and start-up */
 uint32_t server_power_on(struct server *s, uint32_t flags);
 void server_power_off(struct server *s);
