@@ -29,7 +29,9 @@ svtpm_err seal_record(const struct tee_platform *p, struct seal_hdr *h,
 {
     uint8_t key[32];
     svtpm_err err = SVTPM_E_TOOBIG;
-    if (len > SEAL_PAYLOAD_MAX || seal_rec_len(len) > cap)
+    /* The reader's limit, not the slot's: a record no reader accepts must
+     * never be written (it would retire the good one). */
+    if (len > SVTPM_STATE_PLAIN_MAX || seal_rec_len(len) > cap)
         goto out;
     h->version = SEAL_FORMAT_V1;
     h->key_policy = SEAL_POLICY_MRSIGNER;
@@ -59,14 +61,15 @@ svtpm_err seal_open(const struct tee_platform *p, const uint8_t *rec, size_t ava
     svtpm_err err = seal_hdr_parse(rec, avail, h);
     if (err)
         goto out;
+    /* A header naming another signer or product, or a newer SVN, asks for a
+     * key this enclave may not derive: the record cannot be authenticated
+     * here, so it may be another enclave's, or a damaged header. */
     const uint8_t *expect = h->key_policy == SEAL_POLICY_MRSIGNER ? p->id.mrsigner : p->id.mrenclave;
     if (!ct_equal(h->signer, expect, 32) || h->isv_prod_id != p->id.isv_prod_id) {
-        err = SVTPM_E_FOREIGN;
+        err = SVTPM_E_PERM;
         goto out;
     }
     err = derive(p, h, key);
-    if (err == SVTPM_E_PERM)    /* sealed by a newer enclave or TCB */
-        err = SVTPM_E_FOREIGN;
     if (err)
         goto out;
     err = crypto_gcm_open(key, h->iv, rec, SEAL_HDR_LEN, rec + SEAL_HDR_LEN, h->payload_len,

@@ -78,13 +78,28 @@ struct slot_result {
     svtpm_err err;       /* SVTPM_E_NOTFOUND: empty slot */
     struct seal_hdr h;
     bool used_plain;     /* decryption was attempted into s->plain */
+    bool retired;
 };
+
+static const char *slot_why(const struct slot_result *r)
+{
+    if (r->retired)
+        return "retired by a newer record";
+    switch (r->err) {
+    case SVTPM_E_NOTFOUND: return "empty";
+    case SVTPM_E_PERM:
+        return "sealed for another enclave signer or product, or a newer SVN, or its header is damaged";
+    case SVTPM_E_AUTH: return "fails authentication: tampered, or sealed under another platform key";
+    default: return svtpm_strerror(r->err);
+    }
+}
 
 /* Opens one slot; on success the plaintext is in s->plain. */
 static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32_t n,
                       struct slot_result *r, uint32_t *plen)
 {
     r->used_plain = false;
+    r->retired = false;
     if (n == 0) {
         r->err = SVTPM_E_NOTFOUND;
         return;
@@ -93,6 +108,7 @@ static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32
      * not worth decrypting: the common case opens one record, not two. */
     r->err = seal_hdr_parse(rec, n, &r->h);
     if (r->err == SVTPM_OK && is_retired(rec, &r->h)) {
+        r->retired = true;
         r->err = SVTPM_E_AUTH;
         return;
     }
@@ -167,7 +183,7 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
         if (err == SVTPM_E_NOTFOUND)
             err = SVTPM_E_FORMAT;   /* a created file always holds a record */
         elog(s->oc, LOG_ERR, "sealed %s: no authentic record (slot A: %s; slot B: %s)",
-             store_file_name(file), svtpm_strerror(r[0].err), svtpm_strerror(r[1].err));
+             store_file_name(file), slot_why(&r[0]), slot_why(&r[1]));
         goto out;
     }
     if (r[pick ^ 1].err == SVTPM_OK && memcmp(r[0].h.vtpm_id, r[1].h.vtpm_id, 16) != 0) {

@@ -47,11 +47,16 @@ static TPM_RESULT cb_loaddata(unsigned char **data, uint32_t *len, uint32_t tpm_
         *len = t->cache_len;
         return TPM_SUCCESS;
     }
+    if (file == STATE_FILE_PERMALL && t->caching && t->load_failed)
+        return TPM_FAIL;      /* already refused (and reported) in this power-on */
     svtpm_err err = store_load(t->store, file, data, len);
     if (err == SVTPM_E_NOTFOUND)
         return TPM_RETRY;
-    if (err)
+    if (err) {
+        if (file == STATE_FILE_PERMALL && t->caching)
+            t->load_failed = true;
         return TPM_FAIL;
+    }
     if (file == STATE_FILE_PERMALL && t->caching) {
         t->cache = malloc(*len ? *len : 1);
         if (t->cache) {
@@ -169,6 +174,7 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
     store_reset(t->store);
     t->store->last_err = SVTPM_OK;
     t->caching = true;
+    t->load_failed = false;
     t->last_ordinal = 0;
     TPM_RESULT rc = TPMLIB_MainInit();
     drop_cache(t);

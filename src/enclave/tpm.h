@@ -20,6 +20,7 @@ struct tpm {
     uint8_t *cache;
     uint32_t cache_len;
     bool caching;
+    bool load_failed;           /* permall failed to open during this power-on */
 };
 
 svtpm_err tpm_init(struct tpm *t, struct store *s, struct ocall_ctx *oc);

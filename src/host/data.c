@@ -85,7 +85,9 @@ static void process_frame(struct server *s, const uint8_t *cmd, uint32_t size, b
         static const uint8_t ok[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0, 0 };
         uint8_t resp[10];
         memcpy(resp, rc_failure, 10);
-        if (s->cfg->allow_set_locality && size >= 11) {
+        if (size < 11) {
+            put_be32(resp + 6, 0x9a);        /* TPM_RC_INSUFFICIENT, checked first as swtpm */
+        } else if (s->cfg->allow_set_locality) {
             uint8_t l = cmd[10];
             if (l > 4 || (l == 4 && s->cfg->reject_locality_4))
                 put_be32(resp + 6, 0x107);   /* TPM_RC_LOCALITY */
@@ -93,8 +95,6 @@ static void process_frame(struct server *s, const uint8_t *cmd, uint32_t size, b
                 s->locality = l;
                 memcpy(resp, ok, 10);
             }
-        } else if (s->cfg->allow_set_locality) {
-            put_be32(resp + 6, 0x9a);        /* TPM_RC_INSUFFICIENT */
         }
         send_resp(s, prefixed, resp, 10);
         return;

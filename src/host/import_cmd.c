@@ -199,6 +199,10 @@ int import_main(int argc, char **argv)
     }
     if (log_open(&c.log))
         goto out;
+    if (mkdir(c.state_dir, 0700) != 0 && errno != EEXIST) {
+        herr("import: cannot create %s: %s", c.state_dir, strerror(errno));
+        goto out;
+    }
     if (sd_init(&sd, c.state_dir, c.state_mode))
         goto out;
     if (sd_lock(&sd, 0))

@@ -137,8 +137,14 @@ svtpm_err sd_read(struct statedir *sd, uint32_t file, uint8_t *out, size_t cap, 
     if (!valid(file))
         return SVTPM_E_INVAL;
     int fd = open_file(sd, file);
-    if (fd < 0)
-        return errno == ENOENT ? SVTPM_E_NOTFOUND : SVTPM_E_IO;
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return SVTPM_E_NOTFOUND;
+        herr("cannot open state file %s: %s", sd_path(sd, file, p, sizeof p),
+             errno == ELOOP ? "it is a symbolic link (refused)" :
+             errno == EISDIR ? "it is a directory" : strerror(errno));
+        return SVTPM_E_IO;
+    }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         herr("state file %s is not a regular file", sd_path(sd, file, p, sizeof p));
