@@ -67,12 +67,14 @@ int main(int argc, char **argv)
     bool locked_all = harden_lock_memory() == SVTPM_OK;
     if (tee_soft_init(&e.plat, key_path, "/proc/self/exe", sig, why, sizeof why))
         die(why);
+    /* Without a memlock limit for everything, lock the secret buffers, each
+     * page when first touched (locking them whole would make them resident). */
     if (!locked_all)
-        mlock(&e.plat, sizeof e.plat);
+        mlock2(&e.plat, sizeof e.plat, MLOCK_ONFAULT);
     if (enclave_setup(&e))
         die("out of memory");
     if (!locked_all)
-        mlock(e.store.plain, 256 * 1024);
+        mlock2(e.store.plain, 256 * 1024, MLOCK_ONFAULT);
     if (harden_seccomp(sc))
         die("cannot install the syscall filter");
 

@@ -75,6 +75,8 @@ static int run_socket(struct config *c)
         rc = print_states(c);
         goto out;
     }
+    if (server_spawn_enclave(&s))
+        goto out_server;
     if (server_open_sockets(&s))
         goto out_server;
     if (proc_write_pidfile(c, pidpath, sizeof pidpath))

@@ -194,7 +194,7 @@ static svtpm_err send_startup(struct server *s)
     return SVTPM_OK;
 }
 
-svtpm_err server_start_tpm(struct server *s)
+svtpm_err server_spawn_enclave(struct server *s)
 {
     const struct config *c = s->cfg;
     struct enclave_start st = { .enclave_path = c->enclave, .platform_key = c->platform_key,
@@ -202,9 +202,14 @@ svtpm_err server_start_tpm(struct server *s)
     svtpm_err err = sd_init(&s->sd, c->state_dir, c->state_mode);
     if (!err)
         err = eh_start(&s->eh, &st, &s->sd);
+    return err;
+}
+
+svtpm_err server_start_tpm(struct server *s)
+{
+    const struct config *c = s->cfg;
     struct enclave_identity id;
-    if (!err)
-        err = eh_init(&s->eh, c->have_vtpm_id ? c->vtpm_id : NULL, &id);
+    svtpm_err err = eh_init(&s->eh, c->have_vtpm_id ? c->vtpm_id : NULL, &id);
     if (err) {
         herr("cannot start the enclave: %s", svtpm_strerror(err));
         return err;
@@ -293,8 +298,11 @@ int server_run(struct server *s)
         data_expire(s);
         if (i_dc >= 0 && s->data_conn >= 0 && p[i_dc].revents)
             data_handle(s);
-        else if (i_dl >= 0 && p[i_dl].revents)
+        else if (i_dl >= 0 && p[i_dl].revents) {
             s->data_conn = accept_one(s->data_listen);
+            /* (TCP_DEFER_ACCEPT, to be woken once with the command, measured
+             * slower here: 1.19-1.31x swtpm against 1.09-1.11x without.) */
+        }
         if (s->quit)
             break;
         if (i_cc >= 0 && p[i_cc].revents && s->ctrl_conn >= 0)

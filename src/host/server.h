@@ -31,8 +31,10 @@ struct server {
     uint64_t commands;
 };
 
+/* Starts the enclave process early: it loads while the host sets up. */
+svtpm_err server_spawn_enclave(struct server *s);
 svtpm_err server_open_sockets(struct server *s);
-/* Starts the enclave and, with not-need-init, powers the TPM on. */
+/* Initialises the enclave and, with not-need-init, powers the TPM on. */
 svtpm_err server_start_tpm(struct server *s);
 int server_run(struct server *s);
 void server_close(struct server *s);
