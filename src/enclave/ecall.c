@@ -28,14 +28,16 @@ static svtpm_err e_init(struct enclave *e, struct rd *req, struct wr *resp)
         return SVTPM_E_INVAL;
     if (e->initialised)
         return SVTPM_E_STATE;
-    if (flags & INIT_F_HAVE_VTPM_ID)
-        store_name_id(&e->store, id);
-    e->initialised = true;
     wr_u8(resp, (uint8_t)e->plat.id.mode);
     wr_bytes(resp, e->plat.id.mrenclave, 32);
     wr_bytes(resp, e->plat.id.mrsigner, 32);
     wr_be16(resp, e->plat.id.isv_prod_id);
     wr_be16(resp, e->plat.id.isv_svn);
+    if (!wr_ok(resp))
+        return SVTPM_E_TOOBIG;
+    if (flags & INIT_F_HAVE_VTPM_ID)
+        store_name_id(&e->store, id);
+    e->initialised = true;
     return SVTPM_OK;
 }
 
@@ -179,6 +181,8 @@ static svtpm_err e_get_stateblob(struct enclave *e, struct rd *req, struct wr *r
     if (!rd_ok(req) || rd_left(req))
         return SVTPM_E_INVAL;
     uint32_t len = 0;
+    if (resp->cap < 4)
+        return SVTPM_E_TOOBIG;
     /* The blob is sealed straight into the response area after the result. */
     uint32_t rc = tpm_get_stateblob(&e->tpm, type, resp->p + 4, (uint32_t)resp->cap - 4, &len);
     wr_be32(resp, rc);
@@ -201,7 +205,7 @@ static svtpm_err e_import(struct enclave *e, struct rd *req, struct wr *resp)
 {
     if (e->tpm.running)
         return SVTPM_E_STATE;
-    return import_swtpm(&e->store, e->oc.chan ? &e->oc : NULL, req);
+    return import_swtpm(&e->store, e->oc.chan || e->oc.fake ? &e->oc : NULL, req, e->tpm.perm_emptied);
 }
 
 static svtpm_err e_state_info(struct enclave *e, struct rd *req, struct wr *resp)

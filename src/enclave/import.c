@@ -118,7 +118,7 @@ svtpm_err import_derive_key(uint32_t kind, uint32_t keylen, const uint8_t *secre
     return err;
 }
 
-svtpm_err import_swtpm(struct store *s, struct ocall_ctx *oc, struct rd *req)
+svtpm_err import_swtpm(struct store *s, struct ocall_ctx *oc, struct rd *req, bool perm_emptied)
 {
     uint32_t file = rd_be32(req);
     uint32_t kind = rd_be32(req);
@@ -132,6 +132,8 @@ svtpm_err import_swtpm(struct store *s, struct ocall_ctx *oc, struct rd *req)
     svtpm_err err = SVTPM_E_INVAL;
     if (!rd_ok(req) || (file != STATE_FILE_PERMALL && file != STATE_FILE_VOLATILE))
         goto out;
+    if (file == STATE_FILE_VOLATILE && perm_emptied)
+        goto out;                       /* libtpms 0.9.2 crashes on this sequence */
     if (kind != IMPORT_KEY_NONE) {
         err = import_derive_key(kind, keylen, secret, slen, key, &klen);
         if (err) {

@@ -5,6 +5,7 @@
  *   secret_len, secret bytes (key file or passphrase), swtpm file bytes */
 #ifndef SVTPM_IMPORT_H
 #define SVTPM_IMPORT_H
+#include <stdbool.h>
 #include "bytes.h"
 #include "store.h"
 
@@ -16,7 +17,7 @@ enum import_key_kind {
     IMPORT_KEY_SHA512 = 4,    /* --key pwdfile=,kdf=sha512 */
 };
 
-svtpm_err import_swtpm(struct store *s, struct ocall_ctx *oc, struct rd *req);
+svtpm_err import_swtpm(struct store *s, struct ocall_ctx *oc, struct rd *req, bool perm_emptied);
 /* swtpm's key derivation: the AES key from a key file or a passphrase. */
 svtpm_err import_derive_key(uint32_t kind, uint32_t keylen, const uint8_t *secret, size_t slen,
                             uint8_t key[32], size_t *key_len);

@@ -79,6 +79,7 @@ struct slot_result {
     struct seal_hdr h;
     bool used_plain;     /* decryption was attempted into s->plain */
     bool retired;
+    bool hdr_ok;         /* h was parsed (its fields mean something) */
 };
 
 static const char *slot_why(const struct slot_result *r)
@@ -100,6 +101,7 @@ static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32
 {
     r->used_plain = false;
     r->retired = false;
+    r->hdr_ok = false;
     if (n == 0) {
         r->err = SVTPM_E_NOTFOUND;
         return;
@@ -107,6 +109,7 @@ static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32
     /* A retired record (tag zeroed after its successor became durable) is
      * not worth decrypting: the common case opens one record, not two. */
     r->err = seal_hdr_parse(rec, n, &r->h);
+    r->hdr_ok = r->err == SVTPM_OK;
     if (r->err == SVTPM_OK && is_retired(rec, &r->h)) {
         r->retired = true;
         r->err = SVTPM_E_AUTH;
@@ -125,7 +128,7 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
     svtpm_err err = SVTPM_E_INVAL;
     const uint8_t *resp;
     uint32_t rlen;
-    struct slot_result r[2];
+    struct slot_result r[2] = { { .err = SVTPM_E_NOTFOUND }, { .err = SVTPM_E_NOTFOUND } };
     uint32_t plen[2] = { 0, 0 };
     const uint8_t *rec[2];
     uint32_t n[2];
@@ -194,7 +197,7 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
     /* The other slot normally holds a retired record (older version, tag
      * zeroed). One that claims to be newer is a write that never completed:
      * it was never acknowledged, so the current record is the right state. */
-    if (r[pick ^ 1].err != SVTPM_OK && r[pick ^ 1].err != SVTPM_E_NOTFOUND &&
+    if (r[pick ^ 1].err != SVTPM_OK && r[pick ^ 1].err != SVTPM_E_NOTFOUND && r[pick ^ 1].hdr_ok &&
         r[pick ^ 1].h.seq > r[pick].h.seq)
         elog(s->oc, LOG_WARN, "sealed %s: slot %c holds an incomplete write (%s); using slot %c "
              "(state version %llu)", store_file_name(file), 'A' + (pick ^ 1),

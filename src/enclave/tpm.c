@@ -175,6 +175,7 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
     t->store->last_err = SVTPM_OK;
     t->caching = true;
     t->load_failed = false;
+    t->perm_emptied = false;
     t->last_ordinal = 0;
     TPM_RESULT rc = TPMLIB_MainInit();
     drop_cache(t);
@@ -203,6 +204,8 @@ svtpm_err tpm_process(struct tpm *t, uint8_t locality, const uint8_t *cmd, uint3
                       uint8_t *out, uint32_t cap, uint32_t *out_len)
 {
     static const uint8_t failure[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x01 };
+    if (cap < sizeof failure)
+        return SVTPM_E_TOOBIG;
     if (!t->running || len < 10) {
         memcpy(out, failure, sizeof failure);
         *out_len = sizeof failure;
@@ -278,8 +281,16 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
     if (!mig_kind(type))
         return type == PTM_BLOB_TYPE_SAVESTATE && len == 0 ? TPM_SUCCESS : TPM_BAD_TYPE;
     enum TPMLIB_StateType st = type == PTM_BLOB_TYPE_PERMANENT ? TPMLIB_STATE_PERMANENT : TPMLIB_STATE_VOLATILE;
-    if (len == 0)
-        return TPMLIB_SetState(st, NULL, 0);
+    if (type == PTM_BLOB_TYPE_VOLATILE && t->perm_emptied) {
+        elog(t->oc, LOG_ERR, "incoming volatile state blob refused: the permanent state was emptied");
+        return TPM_BAD_PARAMETER;
+    }
+    if (len == 0) {
+        TPM_RESULT rc = TPMLIB_SetState(st, NULL, 0);
+        if (rc == TPM_SUCCESS && type == PTM_BLOB_TYPE_PERMANENT)
+            t->perm_emptied = true;
+        return rc;
+    }
     svtpm_err err = seal_open(t->store->plat, blob, len, &h, t->store->plain, &plen);
     if (!err && (h.kind != mig_kind(type) || seal_rec_len(h.payload_len) != len))
         err = SVTPM_E_FORMAT;

@@ -21,6 +21,8 @@ struct tpm {
     uint32_t cache_len;
     bool caching;
     bool load_failed;           /* permall failed to open during this power-on */
+    bool perm_emptied;          /* an empty permanent blob was set (until power-on):
+                                   libtpms 0.9.2 crashes on a volatile one then */
 };
 
 svtpm_err tpm_init(struct tpm *t, struct store *s, struct ocall_ctx *oc);

@@ -16,7 +16,7 @@
 enum {
     O_CTRL = 1000, O_SERVER, O_TPMSTATE, O_TPM2, O_LOG, O_LOCALITY, O_KEY, O_MIGKEY, O_PID,
     O_SECCOMP, O_FLAGS, O_MIGRATION, O_PRINTCAPS, O_PRINTSTATES, O_VTPMID, O_PLATKEY,
-    O_ENCLAVE, O_ENCSECCOMP, O_PROFILE, O_PRINTPROFILES, O_PRINTINFO, O_PCAP,
+    O_ENCLAVE, O_ENCSECCOMP, O_IMPORT, O_PROFILE, O_PRINTPROFILES, O_PRINTINFO, O_PCAP,
 };
 
 static const struct option longopts[] = {
@@ -50,6 +50,7 @@ static const struct option longopts[] = {
     { "platform-key", required_argument, NULL, O_PLATKEY },
     { "enclave", required_argument, NULL, O_ENCLAVE },
     { "enclave-seccomp", required_argument, NULL, O_ENCSECCOMP },
+    { "import-swtpm", no_argument, NULL, O_IMPORT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -403,6 +404,7 @@ int config_parse(struct config *c, int argc, char **argv)
             break;
         case O_PLATKEY: free(c->platform_key); c->platform_key = strdup(optarg); break;
         case O_ENCLAVE: free(c->enclave); c->enclave = strdup(optarg); break;
+        case O_IMPORT: c->import_swtpm = true; break;
         case O_ENCSECCOMP:
             if (strcmp(optarg, "kill") && strcmp(optarg, "log") && strcmp(optarg, "off"))
                 rc = bad(c, "--enclave-seccomp: expected kill, log or off, got '%s'", optarg);
@@ -441,6 +443,9 @@ int config_parse(struct config *c, int argc, char **argv)
             strcmp(c->enclave_seccomp, "off"))
             return bad(c, "SVTPM_ENCLAVE_SECCOMP: expected kill, log or off, got '%s'", c->enclave_seccomp);
     }
+    const char *imp = getenv("SVTPM_IMPORT_SWTPM");
+    if (imp && !strcmp(imp, "1"))
+        c->import_swtpm = true;
     if (c->ctrl.kind == CH_NONE && c->server.kind == CH_NONE)
         return bad(c, "nothing to serve: give --ctrl and/or --server");
     return 0;
@@ -508,6 +513,9 @@ void config_usage(const struct config *c, int fd)
         "  --enclave PATH               the enclave program ($SVTPM_ENCLAVE)\n"
         "  --enclave-seccomp kill|log|off  enclave syscall filter ($SVTPM_ENCLAVE_SECCOMP;\n"
         "                               off only for sanitizer builds)\n"
+        "  --import-swtpm               seal swtpm state found in the state directory on\n"
+        "                               first start ($SVTPM_IMPORT_SWTPM=1); without it svtpm\n"
+        "                               refuses to start over swtpm state\n"
         "\n"
         "Not supported (refused with a message): TPM 1.2, chardev/cuse, --migration,\n"
         "--chroot, profiles, --pcap, non-directory state backends.\n"

@@ -56,6 +56,7 @@ struct config {
     char *platform_key;
     char *enclave;
     char *enclave_seccomp;
+    bool import_swtpm;         /* import swtpm state found in the state dir */
 };
 
 /* Parses argv for `socket`. Returns 0 on success, else prints the reason to

@@ -223,9 +223,18 @@ svtpm_err server_start_tpm(struct server *s)
                 "MRSIGNER %s, ISVSVN %u", mr, id.isv_svn);
     if (strcmp(c->enclave_seccomp, "kill") != 0)
         hlog(1, "enclave syscall filter is '%s' (not enforcing)", c->enclave_seccomp);
-    /* An swtpm being replaced in place: its state moves into sealed state
-     * on first start, rather than a new TPM being manufactured under the
-     * VM's feet. If it cannot be imported, svtpm does not start. */
+    /* An swtpm being replaced in place: never manufacture a new TPM under
+     * the VM's feet. Importing means feeding files the host controls to
+     * libtpms' state parser inside the enclave (libtpms 0.9.2 has an
+     * out-of-bounds read on crafted state), so it happens only when the
+     * operator asks for it. */
+    if (!sd_exists(&s->sd, STATE_FILE_PERMALL) && import_swtpm_present(c->state_dir) && !c->import_swtpm) {
+        herr("%s holds swtpm state (tpm2-00.permall) and no svtpm state: import it with "
+             "`svtpm import --from %s --tpmstate dir=%s [--key ...]`, or start with --import-swtpm "
+             "(SVTPM_IMPORT_SWTPM=1); refusing to start with a new, different TPM",
+             c->state_dir, c->state_dir, c->state_dir);
+        return SVTPM_E_STATE;
+    }
     if (!sd_exists(&s->sd, STATE_FILE_PERMALL) && import_swtpm_present(c->state_dir)) {
         if (sd_lock(&s->sd, 0) || import_swtpm_dir(&s->eh, c->state_dir, &c->key, true)) {
             herr("%s holds swtpm state that could not be imported%s; refusing to start rather than "

@@ -486,12 +486,12 @@ static void test_import_and_power_on(void **state)
         if (v != V_PLAIN) {
             req[16] ^= 1;
             struct rd r = rd_init(req, n);
-            assert_int_equal(import_swtpm(&s, &oc, &r), SVTPM_E_AUTH);
+            assert_int_equal(import_swtpm(&s, &oc, &r, false), SVTPM_E_AUTH);
             assert_int_equal(h.writes, 0);
             req[16] ^= 1;
         }
         struct rd r = rd_init(req, n);
-        svtpm_err e = import_swtpm(&s, &oc, &r);
+        svtpm_err e = import_swtpm(&s, &oc, &r, false);
         if (e)
             fail_msg("%s: import: %s", V[v].name, svtpm_strerror(e));
         assert_int_equal(h.writes, 1);
