@@ -74,3 +74,17 @@ svtpm_err seal_hdr_parse(const uint8_t *buf, size_t avail, struct seal_hdr *h)
         return SVTPM_E_TRUNCATED;
     return SVTPM_OK;
 }
+
+size_t seal_slot_extent(const uint8_t *hdr, size_t avail)
+{
+    static const uint8_t zero[SEAL_HDR_LEN];
+    if (avail < SEAL_HDR_LEN)
+        return avail;
+    if (memcmp(hdr, zero, SEAL_HDR_LEN) == 0)
+        return 0;
+    if (memcmp(hdr, SEAL_MAGIC, 8) != 0)
+        return SEAL_HDR_LEN;
+    uint32_t plen = get_be32(hdr + 140);
+    size_t want = plen <= SVTPM_STATE_PLAIN_MAX ? seal_rec_len(plen) : SEAL_HDR_LEN;
+    return want < avail ? want : avail;
+}

@@ -68,6 +68,12 @@ void seal_hdr_pack(const struct seal_hdr *h, uint8_t out[SEAL_HDR_LEN]);
  * payload_len fits in `avail` bytes after the header (with the tag). */
 svtpm_err seal_hdr_parse(const uint8_t *buf, size_t avail, struct seal_hdr *h);
 
+/* How much of a slot the host hands the enclave: the record its header
+ * claims (the enclave re-checks everything), nothing for a never-written
+ * (all-zero) slot, the bare header for garbage. `avail`: bytes of the slot
+ * that exist in the file; `hdr`: its first min(avail, SEAL_HDR_LEN) bytes. */
+size_t seal_slot_extent(const uint8_t *hdr, size_t avail);
+
 static inline size_t seal_rec_len(uint32_t payload_len)
 {
     return SEAL_HDR_LEN + (size_t)payload_len + SEAL_TAG_LEN;

@@ -114,23 +114,6 @@ static svtpm_err pwrite_full(int fd, const void *buf, size_t n, off_t off)
     return SVTPM_OK;
 }
 
-/* How much of a slot to hand the enclave: the record its header claims (the
- * enclave re-checks everything), nothing for a never-written slot, the bare
- * header for garbage. */
-static size_t slot_extent(const uint8_t *hdr, size_t avail)
-{
-    static const uint8_t zero[SEAL_HDR_LEN];
-    if (avail < SEAL_HDR_LEN)
-        return avail;
-    if (memcmp(hdr, zero, SEAL_HDR_LEN) == 0)
-        return 0;
-    if (memcmp(hdr, SEAL_MAGIC, 8) != 0)
-        return SEAL_HDR_LEN;
-    uint32_t plen = get_be32(hdr + 140);
-    size_t want = plen <= SVTPM_STATE_PLAIN_MAX ? seal_rec_len(plen) : SEAL_HDR_LEN;
-    return want < avail ? want : avail;
-}
-
 svtpm_err sd_read(struct statedir *sd, uint32_t file, uint8_t *out, size_t cap, uint32_t *len)
 {
     char p[4096];
@@ -161,7 +144,7 @@ svtpm_err sd_read(struct statedir *sd, uint32_t file, uint8_t *out, size_t cap, 
         size_t hn = avail < SEAL_HDR_LEN ? avail : SEAL_HDR_LEN;
         if (hn && pread_full(fd, hdr, hn, off))
             return SVTPM_E_IO;
-        size_t n = slot_extent(hdr, avail);
+        size_t n = seal_slot_extent(hdr, avail);
         wr_be32(&w, (uint32_t)n);
         if (!wr_ok(&w) || n > cap - w.off)
             return SVTPM_E_TOOBIG;

@@ -140,16 +140,7 @@ bool fh_log_has(const struct fakehost *h, const char *needle)
 
 size_t fh_slot_extent(const uint8_t *hdr, size_t avail)
 {
-    static const uint8_t zero[SEAL_HDR_LEN];
-    if (avail < SEAL_HDR_LEN)
-        return avail;
-    if (memcmp(hdr, zero, SEAL_HDR_LEN) == 0)
-        return 0;
-    if (memcmp(hdr, SEAL_MAGIC, 8) != 0)
-        return SEAL_HDR_LEN;
-    uint32_t plen = get_be32(hdr + 140);
-    size_t want = plen <= SVTPM_STATE_PLAIN_MAX ? seal_rec_len(plen) : SEAL_HDR_LEN;
-    return want < avail ? want : avail;
+    return seal_slot_extent(hdr, avail);
 }
 
 static svtpm_err do_log(struct fakehost *h, struct rd *r)
