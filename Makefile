@@ -41,7 +41,7 @@ LIB_ENCLAVE := $(BUILD)/libsvtpm-enclave.a
 LIB_HOST    := $(BUILD)/libsvtpm-host.a
 
 ENCLAVE_LIBS := -ltpms -lcrypto -lseccomp
-HOST_LIBS    :=
+HOST_LIBS    := -lseccomp
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PROTO_SRC := $(wildcard tests/proto/test_*.c)

@@ -382,12 +382,24 @@ int config_parse(struct config *c, int argc, char **argv)
         case O_KEY: rc = config_parse_key(c, &c->key, optarg, "--key"); break;
         case O_MIGKEY: rc = config_parse_key(c, &c->migration_key, optarg, "--migration-key"); break;
         case O_PID: rc = parse_pid(c, optarg); break;
-        case O_SECCOMP:
-            /* The host process has no syscall filter of its own yet; the
-             * enclave's filter is not the host's to switch off. */
-            if (strncmp(optarg, "action=", 7) != 0)
-                rc = bad(c, "--seccomp: expected action=none|kill|log, got '%s'", optarg);
+        case O_SECCOMP: {
+            /* The host's own filter; the enclave's allowlist is not the
+             * host's to switch off (see --enclave-seccomp). */
+            static const char *const names[] = { "action", NULL };
+            char why[256];
+            struct optval o;
+            if (optval_parse(optarg, names, &o, why, sizeof why)) {
+                rc = bad(c, "--seccomp: %s", why);
+                break;
+            }
+            const char *a = optval_get(&o, "action");
+            if (a && !strcmp(a, "none")) c->seccomp_action = 2;
+            else if (a && !strcmp(a, "log")) c->seccomp_action = 1;
+            else if (a && !strcmp(a, "kill")) c->seccomp_action = 0;
+            else rc = bad(c, "--seccomp: expected action=none|kill|log, got '%s'", optarg);
+            optval_free(&o);
             break;
+        }
         case O_FLAGS: rc = parse_flags(c, optarg); break;
         case O_MIGRATION:
             rc = bad(c, "--migration is not supported yet (svtpm does not advertise cmdarg-migration)");
@@ -502,6 +514,7 @@ void config_usage(const struct config *c, int fd)
         "  -t, --terminate              exit when the data connection closes\n"
         "  -d, --daemon                 run in the background once ready\n"
         "  -r, --runas USER             drop to USER (when started as root)\n"
+        "  --seccomp action=kill|log|none  the host process's syscall denylist (default kill)\n"
         "  --print-capabilities         JSON capabilities, as swtpm\n"
         "  --print-states               JSON list of stored states, as swtpm\n"
         "  -v, --version, -h, --help\n"

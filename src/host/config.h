@@ -57,6 +57,7 @@ struct config {
     char *enclave;
     char *enclave_seccomp;
     bool import_swtpm;         /* import swtpm state found in the state dir */
+    int seccomp_action;        /* enum sandbox_action: --seccomp action= */
 };
 
 /* Parses argv for `socket`. Returns 0 on success, else prints the reason to

@@ -5,6 +5,7 @@
 #include "import_cmd.h"
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "server.h"
 #include "version.h"
 
@@ -22,7 +23,7 @@ static void print_capabilities(const struct config *c)
      * profile switch, no file backend. */
     printf("{ \"type\": \"swtpm\", \"features\": [ \"tpm-2.0\", \"tpm-send-command-header\", "
            "\"flags-opt-startup\", \"flags-opt-disable-auto-shutdown\", \"ctrl-opt-terminate\", "
-           "\"cmdarg-key-fd\", \"cmdarg-pwd-fd\", \"cmdarg-print-states\", \"nvram-backend-dir\", "
+           "\"cmdarg-seccomp\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", \"cmdarg-print-states\", \"nvram-backend-dir\", "
            "\"rsa-keysize-1024\", \"rsa-keysize-2048\", \"rsa-keysize-3072\" ], "
            "\"version\": \"%s\" }\n",
            c->swtpm_name ? SVTPM_SWTPM_COMPAT_VERSION : SVTPM_VERSION);
@@ -78,6 +79,8 @@ static int run_socket(struct config *c)
     if (server_spawn_enclave(&s))
         goto out_server;
     if (server_open_sockets(&s))
+        goto out_server;
+    if (sandbox_apply((enum sandbox_action)c->seccomp_action))
         goto out_server;
     if (proc_write_pidfile(c, pidpath, sizeof pidpath))
         goto out_server;
