@@ -157,7 +157,11 @@ uint32_t server_power_on(struct server *s, uint32_t flags)
     s->running = rc == 0;
     if (rc) {
         char p[4096];
-        if (serr)
+        if (serr == SVTPM_E_AUTH)
+            herr("cannot open sealed state %s: %s; the file is left untouched (is %s the platform "
+                 "key it was sealed under? --platform-key / SVTPM_PLATFORM_KEY)",
+                 sd_path(&s->sd, file, p, sizeof p), svtpm_strerror(serr), s->cfg->platform_key);
+        else if (serr)
             herr("cannot open sealed state %s: %s; the file is left untouched",
                  sd_path(&s->sd, file, p, sizeof p), svtpm_strerror(serr));
         else
