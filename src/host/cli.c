@@ -125,6 +125,9 @@ static int parse_chan(struct config *c, struct chan_cfg *ch, const char *arg, bo
     const char *type = optval_get(&o, "type");
     if (!type)
         type = is_ctrl ? "" : "tcp";
+    free(ch->path);
+    free(ch->bindaddr);
+    memset(ch, 0, sizeof *ch);
     const char *opt = is_ctrl ? "--ctrl" : "--server";
     ch->mode = 0770;
     ch->fd = -1;
@@ -225,6 +228,11 @@ static int parse_log(struct config *c, const char *arg)
     int rc = 0;
     const char *f = optval_get(&o, "file"), *fd = optval_get(&o, "fd"), *p = optval_get(&o, "prefix");
     unsigned long lvl = 0;
+    /* a repeated option replaces the earlier one */
+    free((char *)c->log.file);
+    free((char *)c->log.prefix);
+    c->log.file = c->log.prefix = NULL;
+    c->log.fd = -1;
     if (f)
         c->log.file = strdup(f);
     else if (fd && parse_fd(fd, &c->log.fd))
@@ -273,6 +281,9 @@ static int parse_pid(struct config *c, const char *arg)
         return bad(c, "--pid: %s", why);
     int rc = 0;
     const char *f = optval_get(&o, "file"), *fd = optval_get(&o, "fd");
+    free(c->pid_file);
+    c->pid_file = NULL;
+    c->pid_fd = -1;
     if (f && *f)
         c->pid_file = strdup(f);
     else if (!fd || parse_fd(fd, &c->pid_fd))
@@ -303,6 +314,8 @@ int config_parse_key(struct config *c, struct key_cfg *k, const char *arg, const
     if (optval_parse(arg, names, &o, why, sizeof why))
         return bad(c, "%s: %s", opt, why);
     int rc = 0;
+    free(k->file);
+    free(k->pwdfile);
     memset(k, 0, sizeof *k);
     k->set = true;
     k->fd = k->pwdfd = -1;
@@ -361,6 +374,7 @@ int config_parse(struct config *c, int argc, char **argv)
             if (parse_port(optarg, &c->server.port)) { rc = bad(c, "bad port '%s'", optarg); break; }
             c->server.kind = CH_TCP_PORT;
             c->server.disconnect = true;
+            free(c->server.bindaddr);
             c->server.bindaddr = strdup("127.0.0.1");
             break;
         case 'f':

@@ -20,9 +20,10 @@ svtpm_err sandbox_apply(enum sandbox_action a)
     if (a == SANDBOX_NONE)
         return SVTPM_OK;
     static const int denied[] = {
-        SCMP_SYS(execve), SCMP_SYS(execveat),
 #if !SANITIZED
-        SCMP_SYS(ptrace),       /* LeakSanitizer stops the world with ptrace at exit */
+        /* sanitizer builds only: LeakSanitizer stops the world with ptrace,
+         * and reports are symbolized by exec'ing llvm-symbolizer */
+        SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(ptrace),
 #endif
         SCMP_SYS(process_vm_readv),
         SCMP_SYS(process_vm_writev), SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root),
