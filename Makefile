@@ -40,8 +40,8 @@ LIB_COMMON  := $(BUILD)/libsvtpm-common.a
 LIB_ENCLAVE := $(BUILD)/libsvtpm-enclave.a
 LIB_HOST    := $(BUILD)/libsvtpm-host.a
 
-ENCLAVE_LIBS := -ltpms -lcrypto -lseccomp
-HOST_LIBS    := -lseccomp
+ENCLAVE_LIBS := -ltpms -lcrypto
+HOST_LIBS    :=
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PROTO_SRC := $(wildcard tests/proto/test_*.c)

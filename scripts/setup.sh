@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config clang llvm libclang-rt-14-dev
-  libtpms-dev libssl-dev libseccomp-dev libcmocka-dev libtss2-dev
+  libtpms-dev libssl-dev libcmocka-dev libtss2-dev
   swtpm swtpm-tools tpm2-tools
   qemu-system-x86 qemu-utils busybox-static cpio xz-utils
   procps psmisc util-linux iproute2 socat xxd python3 python3-cryptography

@@ -1,12 +1,13 @@
 #include "harden.h"
+#include "sfilter.h"
 
 #include <errno.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <signal.h>
 
@@ -44,36 +45,32 @@ svtpm_err harden_seccomp(enum seccomp_mode mode)
 {
     if (mode == SECCOMP_OFF)
         return SVTPM_OK;
-    static const int allowed[] = {
+    static const long allowed[] = {
         /* the channel and memory */
-        SCMP_SYS(futex), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
-        SCMP_SYS(mprotect), SCMP_SYS(brk), SCMP_SYS(madvise),
-        /* time and randomness for libtpms and OpenSSL */
-        SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(getrandom),
-        /* stderr for a last word, and leaving */
+        SYS_futex, SYS_mmap, SYS_munmap, SYS_mremap, SYS_mprotect, SYS_brk, SYS_madvise,
+        /* time, randomness and the CPU for the transport and libtpms/OpenSSL */
+        SYS_clock_gettime, SYS_gettimeofday, SYS_getrandom, SYS_getcpu,
         /* stdio sets up stderr with fstat/lseek the first time libtpms logs */
-        SCMP_SYS(write), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),
-        SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(sched_yield), SCMP_SYS(getcpu),
+        SYS_write,
+#ifdef SYS_fstat
+        SYS_fstat,
+#endif
+#ifdef SYS_newfstatat
+        SYS_newfstatat,
+#endif
+        SYS_lseek,
+        SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_getpid, SYS_gettid, SYS_sched_yield,
     };
     /* libtpms reports failure mode on stderr: unbuffered stdio allocates no
      * buffer, so the first write needs no isatty() probe; should glibc still
      * ask, TCGETS is the one ioctl allowed. */
     setvbuf(stdout, NULL, _IONBF, 0);
     setvbuf(stderr, NULL, _IONBF, 0);
-    uint32_t dflt = mode == SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
-    svtpm_err err = SVTPM_E_PERM;
-    scmp_filter_ctx ctx = seccomp_init(dflt);
-    if (!ctx)
-        return err;
-    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0) != 0)
-            goto out;
-    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)) != 0)
-        goto out;
-    if (seccomp_load(ctx) == 0)
-        err = SVTPM_OK;
-out:
-    seccomp_release(ctx);
-    return err;
+    struct sfilter f = {
+        .kind = SFILTER_ALLOWLIST,
+        .action = mode == SECCOMP_LOG ? SFILTER_LOG : SFILTER_KILL,
+        .nrs = allowed, .n = sizeof allowed / sizeof allowed[0],
+        .arg1_nr = SYS_ioctl, .arg1_value = TCGETS,
+    };
+    return sfilter_install(&f);
 }

@@ -1,7 +1,8 @@
 #include "sandbox.h"
 #include "log.h"
 
-#include <seccomp.h>
+#include <sys/syscall.h>
+#include "sfilter.h"
 #include <stddef.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -19,37 +20,30 @@ svtpm_err sandbox_apply(enum sandbox_action a)
 {
     if (a == SANDBOX_NONE)
         return SVTPM_OK;
-    static const int denied[] = {
+    static const long denied[] = {
 #if !SANITIZED
         /* sanitizer builds only: LeakSanitizer stops the world with ptrace,
          * and reports are symbolized by exec'ing llvm-symbolizer */
-        SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(ptrace),
+        SYS_execve, SYS_execveat, SYS_ptrace,
 #endif
-        SCMP_SYS(process_vm_readv),
-        SCMP_SYS(process_vm_writev), SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root),
-        SCMP_SYS(chroot), SCMP_SYS(init_module), SCMP_SYS(finit_module), SCMP_SYS(delete_module),
-        SCMP_SYS(kexec_load), SCMP_SYS(kexec_file_load), SCMP_SYS(reboot), SCMP_SYS(swapon),
-        SCMP_SYS(swapoff), SCMP_SYS(acct), SCMP_SYS(settimeofday), SCMP_SYS(clock_settime),
-        SCMP_SYS(clock_adjtime), SCMP_SYS(adjtimex), SCMP_SYS(sethostname), SCMP_SYS(setdomainname),
-        SCMP_SYS(iopl), SCMP_SYS(ioperm), SCMP_SYS(bpf), SCMP_SYS(perf_event_open),
-        SCMP_SYS(userfaultfd), SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(keyctl),
-        SCMP_SYS(add_key), SCMP_SYS(request_key), SCMP_SYS(quotactl), SCMP_SYS(personality),
-        SCMP_SYS(fanotify_init), SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at),
-        SCMP_SYS(lookup_dcookie), SCMP_SYS(vhangup), SCMP_SYS(nfsservctl),
+        SYS_process_vm_readv, SYS_process_vm_writev, SYS_mount, SYS_umount2, SYS_pivot_root,
+        SYS_chroot, SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load,
+        SYS_kexec_file_load, SYS_reboot, SYS_swapon, SYS_swapoff, SYS_acct, SYS_settimeofday,
+        SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex, SYS_sethostname, SYS_setdomainname,
+#ifdef SYS_iopl
+        SYS_iopl, SYS_ioperm,
+#endif
+        SYS_bpf, SYS_perf_event_open, SYS_userfaultfd, SYS_unshare, SYS_setns, SYS_keyctl,
+        SYS_add_key, SYS_request_key, SYS_quotactl, SYS_personality, SYS_fanotify_init,
+        SYS_open_by_handle_at, SYS_name_to_handle_at, SYS_lookup_dcookie, SYS_vhangup,
     };
-    uint32_t act = a == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
-    svtpm_err err = SVTPM_E_PERM;
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!ctx)
-        goto out;
-    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
-        if (seccomp_rule_add(ctx, act, denied[i], 0) != 0)
-            goto out;
-    if (seccomp_load(ctx) == 0)
-        err = SVTPM_OK;
-out:
-    if (ctx)
-        seccomp_release(ctx);
+    struct sfilter f = {
+        .kind = SFILTER_DENYLIST,
+        .action = a == SANDBOX_LOG ? SFILTER_LOG : SFILTER_KILL,
+        .nrs = denied, .n = sizeof denied / sizeof denied[0],
+        .arg1_nr = -1,
+    };
+    svtpm_err err = sfilter_install(&f);
     if (err)
         herr("cannot install the host's syscall filter");
     return err;
