@@ -41,7 +41,7 @@ int main(int argc, char **argv)
                                 .seccomp = getenv("SVTPM_ENCLAVE_SECCOMP") ? getenv("SVTPM_ENCLAVE_SECCOMP") : "kill" };
     struct log_cfg lc = { .fd = -1 };
     log_open(&lc);
-    if (sd_init(&sd, argv[1], 0600) || eh_start(&eh, &st, &sd) || eh_init(&eh, NULL, &id)) {
+    if (sd_init(&sd, argv[1], 0600) || eh_start(&eh, &st, &sd) || eh_init(&eh, NULL, 0, &id)) {
         fprintf(stderr, "cannot start the enclave\n");
         return 1;
     }

@@ -75,6 +75,7 @@ const struct svtpm_call_desc *abi_ocall(uint32_t id);
 
 /* ECALL_INIT request: flags, then the vTPM id when the host names one. */
 #define INIT_F_HAVE_VTPM_ID  0x1u
+#define INIT_F_NO_AUTO_SHUTDOWN 0x2u   /* --flags disable-auto-shutdown */
 #define INIT_REQ_LEN         (4 + 16 + 4)
 /* ECALL_INIT response: tee mode (u8: 0 soft, 1 sgx), mrenclave[32], mrsigner[32],
  * u16 isvprodid, u16 isvsvn */

@@ -24,7 +24,7 @@ static svtpm_err e_init(struct enclave *e, struct rd *req, struct wr *resp)
     uint32_t flags = rd_be32(req);
     const uint8_t *id = rd_ptr(req, 16);
     uint32_t rsv = rd_be32(req);
-    if (!rd_ok(req) || rd_left(req) || rsv || (flags & ~INIT_F_HAVE_VTPM_ID))
+    if (!rd_ok(req) || rd_left(req) || rsv || (flags & ~(INIT_F_HAVE_VTPM_ID | INIT_F_NO_AUTO_SHUTDOWN)))
         return SVTPM_E_INVAL;
     if (e->initialised)
         return SVTPM_E_STATE;
@@ -37,6 +37,7 @@ static svtpm_err e_init(struct enclave *e, struct rd *req, struct wr *resp)
         return SVTPM_E_TOOBIG;
     if (flags & INIT_F_HAVE_VTPM_ID)
         store_name_id(&e->store, id);
+    e->tpm.auto_shutdown = !(flags & INIT_F_NO_AUTO_SHUTDOWN);
     e->initialised = true;
     return SVTPM_OK;
 }

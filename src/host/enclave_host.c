@@ -201,11 +201,12 @@ svtpm_err eh_ping(struct enclave_host *eh, uint32_t len)
     return err ? err : rlen == len ? SVTPM_OK : SVTPM_E_PROTO;
 }
 
-svtpm_err eh_init(struct enclave_host *eh, const uint8_t *vtpm_id, struct enclave_identity *id)
+svtpm_err eh_init(struct enclave_host *eh, const uint8_t *vtpm_id, uint32_t flags,
+                  struct enclave_identity *id)
 {
     struct wr w = wr_init(req(eh), INIT_REQ_LEN);
     static const uint8_t none[16];
-    wr_be32(&w, vtpm_id ? INIT_F_HAVE_VTPM_ID : 0);
+    wr_be32(&w, (vtpm_id ? INIT_F_HAVE_VTPM_ID : 0) | (flags & INIT_F_NO_AUTO_SHUTDOWN));
     wr_bytes(&w, vtpm_id ? vtpm_id : none, 16);
     wr_be32(&w, 0);
     const uint8_t *resp;

@@ -33,7 +33,9 @@ svtpm_err eh_start(struct enclave_host *eh, const struct enclave_start *st, stru
 void eh_stop(struct enclave_host *eh);
 
 svtpm_err eh_ping(struct enclave_host *eh, uint32_t len);
-svtpm_err eh_init(struct enclave_host *eh, const uint8_t *vtpm_id, struct enclave_identity *id);
+/* flags: INIT_F_NO_AUTO_SHUTDOWN (abi.h) or 0 */
+svtpm_err eh_init(struct enclave_host *eh, const uint8_t *vtpm_id, uint32_t flags,
+                  struct enclave_identity *id);
 /* tpm_result 0 = running; otherwise err/file say why the state would not open. */
 svtpm_err eh_power_on(struct enclave_host *eh, uint32_t flags, uint32_t *tpm_result,
                       svtpm_err *state_err, uint32_t *state_file);

@@ -214,7 +214,7 @@ int import_main(int argc, char **argv)
     struct enclave_start st = { .enclave_path = c.enclave, .platform_key = c.platform_key,
                                 .seccomp = c.enclave_seccomp };
     struct enclave_identity id;
-    if (eh_start(&eh, &st, &sd) || eh_init(&eh, c.have_vtpm_id ? c.vtpm_id : NULL, &id))
+    if (eh_start(&eh, &st, &sd) || eh_init(&eh, c.have_vtpm_id ? c.vtpm_id : NULL, 0, &id))
         goto out;
     if (import_swtpm_dir(&eh, from, &key, false))
         goto out_clean;

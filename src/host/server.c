@@ -213,7 +213,8 @@ svtpm_err server_start_tpm(struct server *s)
 {
     const struct config *c = s->cfg;
     struct enclave_identity id;
-    svtpm_err err = eh_init(&s->eh, c->have_vtpm_id ? c->vtpm_id : NULL, &id);
+    svtpm_err err = eh_init(&s->eh, c->have_vtpm_id ? c->vtpm_id : NULL,
+                            c->disable_auto_shutdown ? INIT_F_NO_AUTO_SHUTDOWN : 0, &id);
     if (err) {
         herr("cannot start the enclave: %s", svtpm_strerror(err));
         return err;
