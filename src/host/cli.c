@@ -195,6 +195,10 @@ static int parse_tpmstate(struct config *c, const char *arg)
         return bad(c, "--tpmstate: %s", why);
     const char *dir = optval_get(&o, "dir"), *uri = optval_get(&o, "backend-uri");
     c->state_mode = 0640;
+    if (optval_has(&o, "lock") && !optval_bool(&o, "lock")) {
+        bad(c, "--tpmstate: lock=false is not supported: svtpm always locks its state directory");
+        goto out;
+    }
     if (optval_has(&o, "mode") && optval_mode(&o, "mode", &c->state_mode)) {
         bad(c, "--tpmstate: bad mode '%s'", optval_get(&o, "mode"));
         goto out;

@@ -314,6 +314,7 @@ int server_run(struct server *s)
             data_handle(s);
         else if (i_dl >= 0 && p[i_dl].revents) {
             s->data_conn = accept_one(s->data_listen);
+            s->data_conn_terminal = s->cfg->terminate;   /* -t: the client leaving ends us */
             /* (TCP_DEFER_ACCEPT, to be woken once with the command, measured
              * slower here: 1.19-1.31x swtpm against 1.09-1.11x without.) */
         }

@@ -47,6 +47,19 @@ kill -0 "$spid" 2>/dev/null && fail "still running after its control client left
 wait "$spid"; rc=$?
 assert_eq 0 "$rc" "exit status after terminate"
 
+note "-t: the process ends when its TCP data client leaves (as swtpm)"
+e2e_pick_ports || fail "no free port"
+setsid "$VTPM_BIN" "${base[@]}" --server "type=tcp,port=$VTPM_PORT" --ctrl "type=tcp,port=$VTPM_CTRL_PORT" -t &
+tpid=$!
+E2E_BG_PIDS+=("$tpid")
+for _ in $(seq 100); do e2e_port_open "$VTPM_PORT" && break; sleep 0.05; done
+# the probe above was a client too: -t ends the process when it leaves
+for _ in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$tpid" 2>/dev/null && fail "-t: still running after its data client left"
+wait "$tpid"; assert_eq 0 "$?" "exit status with -t"
+run_fails "lock=false is refused" "$VTPM_BIN" socket --tpm2 --tpmstate "dir=$VTPM_STATE,lock=false" \
+  --ctrl "type=unixio,path=$WORK/l.sock"
+
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
   note "--runas nobody: host and enclave drop to nobody"
   chmod 711 "$WORK"   # nobody must reach its own directory inside
