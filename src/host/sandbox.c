@@ -2,19 +2,10 @@
 #include "log.h"
 
 #include <sys/syscall.h>
+#include "sanitizer.h"
 #include "sfilter.h"
 #include <stddef.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 
 svtpm_err sandbox_apply(enum sandbox_action a)
 {

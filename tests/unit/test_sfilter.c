@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "sanitizer.h"
 #include "sfilter.h"
 
 /* Runs fn in a child under filter f; returns the signal that ended it, or
@@ -53,17 +54,9 @@ static int call_ioctl_other(void)
     return 10;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
 static void test_allowlist(void **state)
 {
-#ifdef SANITIZED
+#if SANITIZED
     /* the sanitizer runtime makes calls outside any tight allowlist (the
      * enclave's filter is off in sanitizer runs for the same reason) */
     skip();
