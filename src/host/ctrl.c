@@ -21,13 +21,6 @@
 #define CTRL_BULK_DEADLINE_MS 10000
 #define CTRL_BUF (16u + SVTPM_SEALED_REC_MAX)
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void close_ctrl(struct server *s)
 {
     close(s->ctrl_conn);
@@ -85,13 +78,13 @@ static size_t read_request(struct server *s, int *fd_out, bool *trailing)
 {
     *trailing = false;
     size_t len = 0, need = 4;
-    int64_t deadline = now_ms() + CTRL_DEADLINE_MS;
+    int64_t deadline = server_now_ms() + CTRL_DEADLINE_MS;
     bool first = true;
     *fd_out = -1;
     while (need > 0) {
         if (len + need > s->cbuf_cap)
             goto fail;
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - server_now_ms();
         if (left <= 0) {
             hlog(1, "control request incomplete after %d ms: closing the connection", CTRL_DEADLINE_MS);
             goto fail;
@@ -134,7 +127,7 @@ static size_t read_request(struct server *s, int *fd_out, bool *trailing)
             goto fail;
         }
         if (need > 4096)
-            deadline = now_ms() + CTRL_BULK_DEADLINE_MS;
+            deadline = server_now_ms() + CTRL_BULK_DEADLINE_MS;
     }
     const struct ctrl_desc *d = ctrl_desc(get_be32(s->cbuf));
     if (d && d->req_max > d->req_min && len == 4 + d->req_min) {

@@ -21,13 +21,6 @@
 
 static const uint8_t rc_failure[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x01 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void close_data(struct server *s)
 {
     close(s->data_conn);
@@ -126,7 +119,7 @@ int data_timeout_ms(struct server *s)
 {
     if (s->data_conn < 0 || s->din_len == 0)
         return -1;
-    int64_t left = s->din_deadline_ms - now_ms();
+    int64_t left = s->din_deadline_ms - server_now_ms();
     return left > 0 ? (int)left : 0;
 }
 
@@ -152,7 +145,7 @@ void data_handle(struct server *s)
         return;
     }
     if (s->din_len == 0)
-        s->din_deadline_ms = now_ms() + DATA_DEADLINE_MS;
+        s->din_deadline_ms = server_now_ms() + DATA_DEADLINE_MS;
     s->din_len += (size_t)n;
     for (;;) {
         size_t hdr;
@@ -172,7 +165,7 @@ void data_handle(struct server *s)
             return;
         memmove(s->din, s->din + len, s->din_len - (size_t)len);
         s->din_len -= (size_t)len;
-        s->din_deadline_ms = now_ms() + DATA_DEADLINE_MS;
+        s->din_deadline_ms = server_now_ms() + DATA_DEADLINE_MS;
         if (s->cfg->server.disconnect && !s->data_conn_terminal) {
             close_data(s);
             return;

@@ -163,7 +163,6 @@ int import_main(int argc, char **argv)
     struct statedir sd = { .lock_fd = -1, .fd = { -1, -1, -1 } };
     struct enclave_host eh = { .pid = -1 };
     struct config c = { .progname = "svtpm import" };
-    struct key_cfg key = { 0 };
     /* Reuse the socket parser for --tpmstate, --vtpm-id, --log, --platform-key. */
     char *sargv[16];
     int sargc = 0;
@@ -189,8 +188,6 @@ int import_main(int argc, char **argv)
     sargv[sargc++] = "--ctrl";
     sargv[sargc++] = "type=unixio,fd=0";   /* satisfies "something to serve"; never opened */
     sargv[sargc] = NULL;
-    key = c.key;
-    memset(&c.key, 0, sizeof c.key);
     if (config_parse(&c, sargc, sargv))
         goto out;
     if (!from) {
@@ -216,7 +213,7 @@ int import_main(int argc, char **argv)
     struct enclave_identity id;
     if (eh_start(&eh, &st, &sd) || eh_init(&eh, c.have_vtpm_id ? c.vtpm_id : NULL, 0, &id))
         goto out;
-    if (import_swtpm_dir(&eh, from, &key, false))
+    if (import_swtpm_dir(&eh, from, &c.key, false))
         goto out_clean;
     /* Prove the sealed state opens and runs before calling it done. */
     uint32_t tpm_rc = 0, file = 0;
@@ -237,8 +234,6 @@ out_clean:
 out:
     eh_stop(&eh);
     sd_fini(&sd);
-    free(key.file);
-    free(key.pwdfile);
     config_free(&c);
     log_close();
     return rc;

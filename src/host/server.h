@@ -46,6 +46,8 @@ void data_handle(struct server *s);
 /* ms until the partial frame's deadline, -1 when none is pending */
 int data_timeout_ms(struct server *s);
 void data_expire(struct server *s);
+/* CLOCK_MONOTONIC in ms, for the channels' deadlines */
+int64_t server_now_ms(void);
 /* power helpers shared by ctrl and start-up */
 uint32_t server_power_on(struct server *s, uint32_t flags);
 void server_power_off(struct server *s);
