@@ -53,7 +53,8 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all tests fuzz check demo bench clean boundary setup
-all: boundary $(BUILD)/svtpm $(BUILD)/swtpm $(BUILD)/svtpm-enclave $(BUILD)/svtpm-enclave.sig
+all: boundary $(BUILD)/svtpm $(BUILD)/swtpm $(BUILD)/svtpm-enclave $(BUILD)/svtpm-enclave.sig \
+     $(BUILD)/svtpm-tenant
 
 setup:
 	bash scripts/setup.sh
@@ -88,6 +89,9 @@ $(BUILD)/swtpm: $(BUILD)/svtpm
 $(BUILD)/svtpm-enclave: $(BUILD)/obj/enclave/main.o $(LIB_ENCLAVE) $(LIB_COMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ENCLAVE_LIBS)
 $(BUILD)/svtpm-sign: $(BUILD)/obj/tools/sign.o $(LIB_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto
+# The tenant's tool: key pair, binding manifests, restore authorisations.
+$(BUILD)/svtpm-tenant: $(BUILD)/obj/tools/tenant.o $(LIB_COMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto
 
 # The enclave's SIGSTRUCT: its measurement signed by the build's signing key.

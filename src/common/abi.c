@@ -19,6 +19,7 @@ static const struct svtpm_call_desc ecalls[] = {
     { ECALL_SET_STATEBLOB,  "SET_STATEBLOB",  4 + SVTPM_SEALED_REC_MAX, 4 },
     { ECALL_IMPORT_SWTPM,   "IMPORT_SWTPM",   16 + SVTPM_KEY_MAX + SVTPM_IMPORT_MAX, 0 },
     { ECALL_STATE_INFO,     "STATE_INFO",     0,                        STATE_INFO_RESP_LEN },
+    { ECALL_BIND,           "BIND",           4 + SVTPM_MANIFEST_MAX,   8 },
 };
 
 static const struct svtpm_call_desc ocalls[] = {
@@ -26,6 +27,7 @@ static const struct svtpm_call_desc ocalls[] = {
     { OCALL_STATE_READ,   "STATE_READ",   4,                            8 + 8 + 2 * SVTPM_SEALED_REC_MAX },
     { OCALL_STATE_WRITE,  "STATE_WRITE",  12 + SVTPM_SEALED_REC_MAX,    0 },
     { OCALL_STATE_DELETE, "STATE_DELETE", 4,                            0 },
+    { OCALL_IMAGE_READ,   "IMAGE_READ",   12,                           8 + SVTPM_IMAGE_CHUNK_MAX },
 };
 
 static const struct svtpm_call_desc *find(const struct svtpm_call_desc *t, size_t n, uint32_t id)

@@ -24,6 +24,8 @@
 #define SVTPM_IMPORT_MAX       (256u * 1024u)   /* one swtpm state file */
 #define SVTPM_KEY_MAX          1024u            /* swtpm --key material: key file or passphrase */
 #define SVTPM_CHAN_DATA_MAX    (2u * SVTPM_SEALED_REC_MAX + 64u)
+#define SVTPM_MANIFEST_MAX     1024u            /* a binding manifest (manifest.h) */
+#define SVTPM_IMAGE_CHUNK_MAX  (256u * 1024u)   /* one piece of a VM image being measured */
 
 enum svtpm_ecall {
     ECALL_PING = 1,          /* req: ≤64 bytes, echoed back */
@@ -44,6 +46,8 @@ enum svtpm_ecall {
     ECALL_SET_STATEBLOB,     /* req: u32 type, blob; resp: u32 tpm_result */
     ECALL_IMPORT_SWTPM,      /* req: import_req; resp: - */
     ECALL_STATE_INFO,        /* req: -; resp: state_info */
+    ECALL_BIND,              /* req: u32 n_images, manifest; resp: u32 verdict (svtpm_err),
+                              * u32 state_file it refused (0: none). After INIT, before POWER_ON. */
     ECALL__END
 };
 
@@ -54,6 +58,8 @@ enum svtpm_ocall {
                               * after the record is durable, the host zeroes the 16-byte
                               * tag at retire_tag_off in the other slot (0: none) */
     OCALL_STATE_DELETE,      /* req: u32 file; resp: - */
+    OCALL_IMAGE_READ,        /* req: u32 image, u64 offset; resp: u64 image_size, data
+                              * (≤ SVTPM_IMAGE_CHUNK_MAX bytes from offset) */
     OCALL__END
 };
 

@@ -4,7 +4,8 @@
 
 /* Offsets: magic 0..8, version 8, hdr_len 10, kind 12, seq 16, vtpm_id 24,
  * key_id 40, key_policy 72, isv_svn 74, isv_prod_id 76, reserved 78,
- * cpu_svn 80, signer 96, iv 128, payload_len 140, reserved 144..160. */
+ * cpu_svn 80, signer 96, iv 128, payload_len 140, tenant 144, bind_gen 176,
+ * reserved 180..192. */
 
 void seal_hdr_pack(const struct seal_hdr *h, uint8_t out[SEAL_HDR_LEN])
 {
@@ -24,6 +25,8 @@ void seal_hdr_pack(const struct seal_hdr *h, uint8_t out[SEAL_HDR_LEN])
     wr_bytes(&w, h->signer, 32);
     wr_bytes(&w, h->iv, SEAL_IV_LEN);
     wr_be32(&w, h->payload_len);
+    wr_bytes(&w, h->tenant, 32);
+    wr_be32(&w, h->bind_gen);
     wr_zero(&w, SEAL_HDR_LEN - w.off);
 }
 
@@ -57,14 +60,16 @@ svtpm_err seal_hdr_parse(const uint8_t *buf, size_t avail, struct seal_hdr *h)
     rd_bytes(&r, h->signer, 32);
     rd_bytes(&r, h->iv, SEAL_IV_LEN);
     h->payload_len = rd_be32(&r);
-    const uint8_t *rsv2 = rd_ptr(&r, SEAL_HDR_LEN - 144);
+    rd_bytes(&r, h->tenant, 32);
+    h->bind_gen = rd_be32(&r);
+    const uint8_t *rsv2 = rd_ptr(&r, SEAL_HDR_LEN - 180);
     if (!rd_ok(&r))
         return SVTPM_E_TRUNCATED;
-    if (h->version != SEAL_FORMAT_V1 || hdr_len != SEAL_HDR_LEN)
+    if (h->version != SEAL_FORMAT_V2 || hdr_len != SEAL_HDR_LEN)
         return SVTPM_E_FORMAT;
-    if (!all_zero(rsv1, 2) || !all_zero(rsv2, SEAL_HDR_LEN - 144))
+    if (!all_zero(rsv1, 2) || !all_zero(rsv2, SEAL_HDR_LEN - 180))
         return SVTPM_E_FORMAT;
-    if (h->kind < SEAL_KIND_PERMALL || h->kind > SEAL_KIND_MIG_VOLATILE)
+    if (h->kind < SEAL_KIND_PERMALL || h->kind > SEAL_KIND_NRS)
         return SVTPM_E_FORMAT;
     if (h->key_policy != SEAL_POLICY_MRSIGNER && h->key_policy != SEAL_POLICY_MRENCLAVE)
         return SVTPM_E_FORMAT;

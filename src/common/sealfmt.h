@@ -23,8 +23,8 @@
 #include "err.h"
 
 #define SEAL_MAGIC         "SVTPMSL1"
-#define SEAL_FORMAT_V1     1u
-#define SEAL_HDR_LEN       160u
+#define SEAL_FORMAT_V2     2u   /* v1 (no tenant binding) was never released */
+#define SEAL_HDR_LEN       192u
 #define SEAL_TAG_LEN       16u
 #define SEAL_IV_LEN        12u
 #define SEAL_SLOT_SIZE     (256u * 1024u)
@@ -42,6 +42,7 @@ enum seal_kind {
     SEAL_KIND_VOLATILE = 2,
     SEAL_KIND_MIG_PERMALL = 3,   /* GET/SET_STATEBLOB migration blobs */
     SEAL_KIND_MIG_VOLATILE = 4,
+    SEAL_KIND_NRS = 5,           /* the host's non-rollback store (rollback.h) */
 };
 
 /* Key policy, as SGX's KEYPOLICY. */
@@ -61,6 +62,8 @@ struct seal_hdr {
     uint8_t signer[32];         /* MRSIGNER (or MRENCLAVE) the key is bound to */
     uint8_t iv[SEAL_IV_LEN];
     uint32_t payload_len;
+    uint8_t tenant[32];         /* SHA-256 of the tenant key; zero when unbound */
+    uint32_t bind_gen;          /* binding manifest generation; 0 when unbound */
 };
 
 void seal_hdr_pack(const struct seal_hdr *h, uint8_t out[SEAL_HDR_LEN]);

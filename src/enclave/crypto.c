@@ -49,6 +49,29 @@ out:
     return err;
 }
 
+svtpm_err crypto_sha256_begin(struct crypto_hash **h)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx && EVP_DigestInit_ex(ctx, sha256, NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    *h = (struct crypto_hash *)ctx;
+    return ctx ? SVTPM_OK : SVTPM_E_CRYPTO;
+}
+
+svtpm_err crypto_sha256_update(struct crypto_hash *h, const void *p, size_t n)
+{
+    return !n || EVP_DigestUpdate((EVP_MD_CTX *)h, p, n) == 1 ? SVTPM_OK : SVTPM_E_CRYPTO;
+}
+
+svtpm_err crypto_sha256_end(struct crypto_hash *h, uint8_t out[32])
+{
+    svtpm_err err = h && EVP_DigestFinal_ex((EVP_MD_CTX *)h, out, NULL) == 1 ? SVTPM_OK : SVTPM_E_CRYPTO;
+    EVP_MD_CTX_free((EVP_MD_CTX *)h);
+    return err;
+}
+
 /* HMAC-SHA256 (RFC 2104) over the pre-fetched SHA-256: EVP_MAC would look
  * the digest up by name on every call, which dominated opening the state. */
 svtpm_err crypto_hmac_sha256(const void *key, size_t keylen,

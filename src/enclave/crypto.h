@@ -13,6 +13,12 @@ struct iovc { const void *p; size_t n; };
 svtpm_err crypto_init(void);
 svtpm_err crypto_random(void *out, size_t n);
 svtpm_err crypto_sha256(const struct iovc *parts, size_t nparts, uint8_t out[32]);
+/* Streaming SHA-256, for inputs that arrive in pieces (VM images). */
+struct crypto_hash;
+svtpm_err crypto_sha256_begin(struct crypto_hash **h);
+svtpm_err crypto_sha256_update(struct crypto_hash *h, const void *p, size_t n);
+/* Frees h whatever happens; out is written on success. */
+svtpm_err crypto_sha256_end(struct crypto_hash *h, uint8_t out[32]);
 svtpm_err crypto_hmac_sha256(const void *key, size_t keylen,
                              const struct iovc *parts, size_t nparts, uint8_t out[32]);
 /* HKDF-SHA256 (RFC 5869), out_len ≤ 64 */

@@ -42,11 +42,51 @@ static svtpm_err e_init(struct enclave *e, struct rd *req, struct wr *resp)
     return SVTPM_OK;
 }
 
+/* Binds, measures the images, and opens the existing state once, so a
+ * replaced state file or image is refused when the vTPM starts, not when the
+ * guest first powers it on. */
+static svtpm_err e_bind(struct enclave *e, struct rd *req, struct wr *resp)
+{
+    e->store.last_err = SVTPM_OK;
+    uint32_t n_images = rd_be32(req);
+    size_t n = rd_left(req);
+    const uint8_t *m = rd_ptr(req, n);
+    if (!rd_ok(req) || e->tpm.running)
+        return SVTPM_E_INVAL;
+    svtpm_err err = binding_set(&e->binding, &e->store, &e->plat.id,
+                                e->store.id_named ? e->store.vtpm_id : NULL, m, n, n_images, &e->oc);
+    if (!err)
+        err = binding_check_images(&e->binding, &e->oc);
+    for (uint32_t file = STATE_FILE_PERMALL; !err && file <= STATE_FILE_VOLATILE; file++) {
+        uint8_t *plain = NULL;
+        uint32_t len = 0;
+        err = store_load(&e->store, file, &plain, &len);
+        if (plain) {
+            secure_wipe(plain, len);
+            free(plain);
+        }
+        if (err == SVTPM_E_NOTFOUND)
+            err = SVTPM_OK;
+    }
+    store_reset(&e->store);
+    /* The verdict is data: which state file failed, for the host's message. */
+    wr_be32(resp, (uint32_t)err);
+    wr_be32(resp, err && e->store.last_err == err ? e->store.last_file : 0);
+    return SVTPM_OK;
+}
+
 static svtpm_err e_power_on(struct enclave *e, struct rd *req, struct wr *resp)
 {
     uint32_t flags = rd_be32(req);
     if (!rd_ok(req) || rd_left(req))
         return SVTPM_E_INVAL;
+    /* The image is measured at every power-on: a VM reset may boot another. */
+    if (binding_check_images(&e->binding, &e->oc) != SVTPM_OK) {
+        wr_be32(resp, TPM_FAIL);
+        wr_be32(resp, SVTPM_E_PERM);
+        wr_be32(resp, 0);
+        return SVTPM_OK;
+    }
     uint32_t rc = tpm_power_on(&e->tpm, flags);
     wr_be32(resp, rc);
     wr_be32(resp, rc ? (uint32_t)e->store.last_err : 0);
@@ -239,6 +279,7 @@ static const struct { uint32_t id; ecall_fn fn; } table[] = {
     { ECALL_SET_STATEBLOB, e_set_stateblob },
     { ECALL_IMPORT_SWTPM, e_import },
     { ECALL_STATE_INFO, e_state_info },
+    { ECALL_BIND, e_bind },
 };
 
 svtpm_err enclave_dispatch(struct enclave *e, uint32_t call, const uint8_t *req, uint32_t len,

@@ -2,6 +2,7 @@
  * enclave memory (bounded by its named limit) before its handler parses it. */
 #ifndef SVTPM_ECALL_H
 #define SVTPM_ECALL_H
+#include "binding.h"
 #include "chan.h"
 #include "ocall.h"
 #include "platform.h"
@@ -14,6 +15,7 @@ struct enclave {
     struct tee_platform plat;
     struct store store;
     struct tpm tpm;
+    struct binding binding;
     uint8_t *req;            /* private copy of the current ECALL request */
     size_t req_cap;
     bool initialised;

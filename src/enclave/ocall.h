@@ -28,8 +28,11 @@ uint8_t *ocall_req(struct ocall_ctx *o);
 svtpm_err ocall_invoke(struct ocall_ctx *o, uint32_t id, uint32_t req_len,
                        const uint8_t **resp, uint32_t *resp_len);
 
-enum log_level { LOG_ERR = 1, LOG_WARN = 2, LOG_INFO = 3, LOG_DEBUG = 4 };
+/* LOG_AUDIT: a refused attack. The host keeps these as audit records
+ * ("attack=NAME detail"), apart from ordinary log lines. */
+enum log_level { LOG_AUDIT = 0, LOG_ERR = 1, LOG_WARN = 2, LOG_INFO = 3, LOG_DEBUG = 4 };
 void elog(struct ocall_ctx *o, enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+#define eaudit(o, attack, ...) elog((o), LOG_AUDIT, "attack=" attack " " __VA_ARGS__)
 
 #endif

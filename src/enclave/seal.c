@@ -17,8 +17,11 @@ static svtpm_err derive(const struct tee_platform *p, const struct seal_hdr *h, 
     if (!err) {
         uint8_t kind[4];
         put_be32(kind, h->kind);
-        struct iovc info[] = { { "svtpm/v1/seal", 13 }, { kind, 4 }, { h->vtpm_id, 16 } };
-        err = crypto_hkdf(base, sizeof base, h->key_id, 32, info, 3, key, 32);
+        /* The tenant is a KDF input as well as AAD: state sealed under one
+         * binding is opened with a different key under any other. */
+        struct iovc info[] = { { "svtpm/v2/seal", 13 }, { kind, 4 }, { h->vtpm_id, 16 },
+                               { h->tenant, 32 } };
+        err = crypto_hkdf(base, sizeof base, h->key_id, 32, info, 4, key, 32);
     }
     secure_wipe(base, sizeof base);
     return err;
@@ -33,7 +36,7 @@ svtpm_err seal_record(const struct tee_platform *p, struct seal_hdr *h,
      * never be written (it would retire the good one). */
     if (len > SVTPM_STATE_PLAIN_MAX || seal_rec_len(len) > cap)
         goto out;
-    h->version = SEAL_FORMAT_V1;
+    h->version = SEAL_FORMAT_V2;
     h->key_policy = SEAL_POLICY_MRSIGNER;
     h->isv_svn = p->id.isv_svn;
     h->isv_prod_id = p->id.isv_prod_id;

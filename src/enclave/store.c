@@ -4,6 +4,7 @@
 #include "seal.h"
 #include "sealfmt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -52,6 +53,33 @@ void store_name_id(struct store *s, const uint8_t id[16])
     s->have_id = s->id_named = true;
 }
 
+void store_bind(struct store *s, const uint8_t id[16], const uint8_t tenant[32], uint32_t gen)
+{
+    store_name_id(s, id);
+    memcpy(s->tenant, tenant, 32);
+    s->bind_gen = gen;
+}
+
+void store_stamp(const struct store *s, struct seal_hdr *h)
+{
+    memcpy(h->vtpm_id, s->vtpm_id, 16);
+    memcpy(h->tenant, s->tenant, 32);
+    h->bind_gen = s->bind_gen;
+}
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static void uuid_str(char out[37], const uint8_t id[16])
+{
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11],
+             id[12], id[13], id[14], id[15]);
+}
+
 void store_reset(struct store *s)
 {
     for (size_t i = 0; i < 3; i++) {
@@ -74,8 +102,12 @@ static bool is_retired(const uint8_t *rec, const struct seal_hdr *h)
     return memcmp(rec + SEAL_HDR_LEN + h->payload_len, zero_tag, SEAL_TAG_LEN) == 0;
 }
 
+/* Why an authentic record is not this vTPM's. */
+enum foreign_why { FW_NONE, FW_KIND, FW_VTPM, FW_TENANT, FW_GEN };
+
 struct slot_result {
     svtpm_err err;       /* SVTPM_E_NOTFOUND: empty slot */
+    enum foreign_why fw; /* with SVTPM_E_FOREIGN */
     struct seal_hdr h;
     bool used_plain;     /* decryption was attempted into s->plain */
     bool retired;
@@ -102,6 +134,7 @@ static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32
     r->used_plain = false;
     r->retired = false;
     r->hdr_ok = false;
+    r->fw = FW_NONE;
     if (n == 0) {
         r->err = SVTPM_E_NOTFOUND;
         return;
@@ -117,10 +150,51 @@ static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32
     }
     r->used_plain = true;
     r->err = seal_open(s->plat, rec, n, &r->h, s->plain, plen);
-    if (r->err == SVTPM_OK && r->h.kind != kind_of(file))
+    if (r->err != SVTPM_OK)
+        return;
+    /* The header is authentic now, so it says whose state this is. */
+    if (r->h.kind != kind_of(file))
+        r->fw = FW_KIND;
+    else if (!ct_equal(r->h.tenant, s->tenant, 32))
+        r->fw = FW_TENANT;
+    else if (s->have_id && !ct_equal(r->h.vtpm_id, s->vtpm_id, 16))
+        r->fw = FW_VTPM;
+    else if (r->h.bind_gen > s->bind_gen)
+        r->fw = FW_GEN;   /* written under a newer manifest: this one is superseded */
+    if (r->fw != FW_NONE)
         r->err = SVTPM_E_FOREIGN;
-    if (r->err == SVTPM_OK && s->have_id && !ct_equal(r->h.vtpm_id, s->vtpm_id, 16))
-        r->err = SVTPM_E_FOREIGN;
+}
+
+/* One audit record per refused replacement, naming the attack. */
+static void audit_foreign(struct store *s, uint32_t file, int slot, const struct slot_result *r)
+{
+    char a[65], b[65], ua[37], ub[37];
+    const char *f = store_file_name(file);
+    switch (r->fw) {
+    case FW_TENANT:
+        hex(a, r->h.tenant, 32);
+        hex(b, s->tenant, 32);
+        eaudit(s->oc, "state-replacement", "sealed %s slot %c is bound to tenant %s, this vTPM's "
+               "manifest to tenant %s: another tenant's (or an unbound) state, or a manifest signed "
+               "by another key: refused", f, 'A' + slot,
+               r->h.bind_gen ? a : "(none: unbound)", s->bind_gen ? b : "(none: unbound)");
+        break;
+    case FW_VTPM:
+        uuid_str(ua, r->h.vtpm_id);
+        uuid_str(ub, s->vtpm_id);
+        eaudit(s->oc, "state-replacement", "sealed %s slot %c belongs to vTPM %s, this is vTPM %s: "
+               "another vTPM's state refused", f, 'A' + slot, ua, ub);
+        break;
+    case FW_GEN:
+        eaudit(s->oc, "binding-replay", "sealed %s slot %c was written under binding generation %u; "
+               "the manifest given is generation %u, superseded: refused", f, 'A' + slot,
+               r->h.bind_gen, s->bind_gen);
+        break;
+    default:
+        eaudit(s->oc, "state-replacement", "sealed %s slot %c holds a record of another kind (%u)",
+               f, 'A' + slot, r->h.kind);
+        break;
+    }
 }
 
 svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *out_len)
@@ -172,9 +246,7 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
         open_slot(s, file, rec[i], n[i], &r[i], &plen[i]);
     for (int i = 0; i < 2; i++) {
         if (r[i].err == SVTPM_E_FOREIGN) {
-            elog(s->oc, LOG_ERR, "sealed %s slot %c: authentic but %s: another vTPM's or signer's state",
-                 store_file_name(file), 'A' + i,
-                 r[i].h.kind != kind_of(file) ? "of another kind" : "not this vTPM's");
+            audit_foreign(s, file, i, &r[i]);
             err = SVTPM_E_FOREIGN;
             goto out;
         }
@@ -265,7 +337,7 @@ svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32
         s->have_id = true;
     }
     struct seal_hdr h = { .kind = kind_of(file), .seq = f->seq + 1 };
-    memcpy(h.vtpm_id, s->vtpm_id, 16);
+    store_stamp(s, &h);
     memcpy(h.key_id, f->key_id, 32);
     uint32_t slot = f->cur_slot == 0 ? 1 : 0;
     uint8_t *req = ocall_req(s->oc);

@@ -8,6 +8,7 @@
 #include "abi.h"
 #include "ocall.h"
 #include "platform.h"
+#include "sealfmt.h"
 
 struct store_file {
     bool known;          /* loaded (or written) since the last power-on */
@@ -22,7 +23,9 @@ struct store {
     struct ocall_ctx *oc;
     uint8_t vtpm_id[16];
     bool have_id;        /* learnt from a record, or named by the host */
-    bool id_named;       /* named by the host: records must match it */
+    bool id_named;       /* named by the host or a manifest: records must match it */
+    uint8_t tenant[32];  /* the binding's tenant id; zero when unbound */
+    uint32_t bind_gen;   /* the binding manifest's generation; 0 when unbound */
     struct store_file f[3];
     uint8_t *plain;      /* SEAL_PAYLOAD_MAX scratch for decryption */
     uint32_t open_ns;    /* time the last successful open spent in crypto */
@@ -34,6 +37,11 @@ struct store {
 svtpm_err store_init(struct store *s, const struct tee_platform *p, struct ocall_ctx *oc);
 void store_fini(struct store *s);
 void store_name_id(struct store *s, const uint8_t id[16]);
+/* Binds the store to a tenant manifest: records of another tenant, or written
+ * under a later manifest generation, are refused from now on. */
+void store_bind(struct store *s, const uint8_t id[16], const uint8_t tenant[32], uint32_t gen);
+/* Stamps the binding (vTPM id, tenant, generation) into a header to seal. */
+void store_stamp(const struct store *s, struct seal_hdr *h);
 /* Forget what is known about the files (their slots are re-read on next use). */
 void store_reset(struct store *s);
 

@@ -261,7 +261,7 @@ uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t 
     if (type == PTM_BLOB_TYPE_VOLATILE)
         store_delete(t->store, STATE_FILE_VOLATILE);   /* as swtpm: fetched means consumed */
     struct seal_hdr h = { .kind = mig_kind(type), .seq = t->store->f[STATE_FILE_PERMALL].seq };
-    memcpy(h.vtpm_id, t->store->vtpm_id, 16);
+    store_stamp(t->store, &h);
     if (crypto_random(h.key_id, 32) == SVTPM_OK &&
         seal_record(t->store->plat, &h, plain, plen, out, cap) == SVTPM_OK) {
         *len = (uint32_t)seal_rec_len(plen);
@@ -296,6 +296,11 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
         err = SVTPM_E_FORMAT;
     if (!err && t->store->have_id && !ct_equal(h.vtpm_id, t->store->vtpm_id, 16))
         err = SVTPM_E_FOREIGN;
+    if (!err && (!ct_equal(h.tenant, t->store->tenant, 32) || h.bind_gen > t->store->bind_gen))
+        err = SVTPM_E_FOREIGN;
+    if (err == SVTPM_E_FOREIGN)
+        eaudit(t->oc, "state-replacement", "incoming migration blob belongs to another vTPM, "
+               "tenant or binding generation: refused");
     if (err) {
         elog(t->oc, LOG_ERR, "incoming %s state blob refused: %s",
              type == PTM_BLOB_TYPE_PERMANENT ? "permanent" : "volatile", svtpm_strerror(err));

@@ -17,6 +17,7 @@ enum {
     O_CTRL = 1000, O_SERVER, O_TPMSTATE, O_TPM2, O_LOG, O_LOCALITY, O_KEY, O_MIGKEY, O_PID,
     O_SECCOMP, O_FLAGS, O_MIGRATION, O_PRINTCAPS, O_PRINTSTATES, O_VTPMID, O_PLATKEY,
     O_ENCLAVE, O_ENCSECCOMP, O_IMPORT, O_PROFILE, O_PRINTPROFILES, O_PRINTINFO, O_PCAP,
+    O_BINDING, O_VMIMAGE, O_AUDIT,
 };
 
 static const struct option longopts[] = {
@@ -51,6 +52,9 @@ static const struct option longopts[] = {
     { "enclave", required_argument, NULL, O_ENCLAVE },
     { "enclave-seccomp", required_argument, NULL, O_ENCSECCOMP },
     { "import-swtpm", no_argument, NULL, O_IMPORT },
+    { "binding", required_argument, NULL, O_BINDING },
+    { "vm-image", required_argument, NULL, O_VMIMAGE },
+    { "audit", required_argument, NULL, O_AUDIT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -64,6 +68,26 @@ static int bad(const struct config *c, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return 1;
+}
+
+/* --OPT KEY=PATH, the only key OPT takes; a repeated option replaces. */
+static int parse_one_path(struct config *c, const char *arg, const char *opt, const char *key, char **out)
+{
+    const char *names[] = { key, NULL };
+    char why[256];
+    struct optval o;
+    int rc = 0;
+    if (optval_parse(arg, names, &o, why, sizeof why))
+        return bad(c, "%s: %s", opt, why);
+    const char *v = optval_get(&o, key);
+    if (!v || !*v) {
+        rc = bad(c, "%s: expected %s=PATH", opt, key);
+    } else {
+        free(*out);
+        *out = strdup(v);
+    }
+    optval_free(&o);
+    return rc;
 }
 
 static int parse_fd(const char *s, int *out)
@@ -435,6 +459,14 @@ int config_parse(struct config *c, int argc, char **argv)
         case O_PLATKEY: free(c->platform_key); c->platform_key = strdup(optarg); break;
         case O_ENCLAVE: free(c->enclave); c->enclave = strdup(optarg); break;
         case O_IMPORT: c->import_swtpm = true; break;
+        case O_BINDING: rc = parse_one_path(c, optarg, "--binding", "manifest", &c->manifest); break;
+        case O_AUDIT: rc = parse_one_path(c, optarg, "--audit", "file", &c->audit_file); break;
+        case O_VMIMAGE:
+            if (c->n_vm_images == sizeof c->vm_images / sizeof c->vm_images[0])
+                rc = bad(c, "--vm-image: at most %zu images", sizeof c->vm_images / sizeof c->vm_images[0]);
+            else
+                c->vm_images[c->n_vm_images++] = strdup(optarg);
+            break;
         case O_ENCSECCOMP:
             if (strcmp(optarg, "kill") && strcmp(optarg, "log") && strcmp(optarg, "off"))
                 rc = bad(c, "--enclave-seccomp: expected kill, log or off, got '%s'", optarg);
@@ -462,6 +494,8 @@ int config_parse(struct config *c, int argc, char **argv)
         return bad(c, "missing --tpmstate dir=...");
     if (c->print_states)
         return 0;
+    if (c->n_vm_images && !c->manifest)
+        return bad(c, "--vm-image needs --binding manifest=...: the image is checked against it");
     if (!c->platform_key) {
         const char *env = getenv("SVTPM_PLATFORM_KEY");
         c->platform_key = strdup(env && *env ? env : DEFAULT_PLATFORM_KEY);
@@ -499,6 +533,10 @@ void config_free(struct config *c)
     free(c->platform_key);
     free(c->enclave);
     free(c->enclave_seccomp);
+    free(c->manifest);
+    for (unsigned i = 0; i < c->n_vm_images; i++)
+        free(c->vm_images[i]);
+    free(c->audit_file);
 }
 
 void config_usage(const struct config *c, int fd)
@@ -547,6 +585,13 @@ void config_usage(const struct config *c, int fd)
         "  --import-swtpm               seal swtpm state found in the state directory on\n"
         "                               first start ($SVTPM_IMPORT_SWTPM=1); without it svtpm\n"
         "                               refuses to start over swtpm state\n"
+        "  --binding manifest=FILE      the tenant's signed binding manifest (svtpm-tenant\n"
+        "                               bind): tenant, vTPM id, VM image(s), allowed enclaves,\n"
+        "                               rollback policy; state of any other binding is refused\n"
+        "  --vm-image PATH              a boot image the manifest names, measured at every\n"
+        "                               power-on (repeat, in the manifest's order)\n"
+        "  --audit file=FILE            append an audit record (JSON line) per refused attack\n"
+        "                               (always also logged)\n"
         "\n"
         "Not supported (refused with a message): TPM 1.2, chardev/cuse, --migration,\n"
         "--chroot, profiles, --pcap, non-directory state backends.\n"

@@ -58,6 +58,10 @@ struct config {
     char *enclave_seccomp;
     bool import_swtpm;         /* import swtpm state found in the state dir */
     int seccomp_action;        /* enum sandbox_action: --seccomp action= */
+    char *manifest;            /* --binding manifest=: the tenant's binding manifest */
+    char *vm_images[8];        /* --vm-image, in the manifest's order */
+    unsigned n_vm_images;
+    char *audit_file;          /* --audit file=: where refused attacks are recorded */
 };
 
 /* Parses argv for `socket`. Returns 0 on success, else prints the reason to

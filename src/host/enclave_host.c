@@ -1,5 +1,6 @@
 #include "enclave_host.h"
 #include "abi.h"
+#include "audit.h"
 #include "bytes.h"
 #include "log.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,6 +104,33 @@ static bool alive(struct enclave_host *eh)
     return false;
 }
 
+/* One piece of a VM image for the enclave to measure: u64 size, then up to
+ * SVTPM_IMAGE_CHUNK_MAX bytes from off. */
+static svtpm_err image_read(const char *path, uint64_t off, uint8_t *out, uint32_t *len)
+{
+    svtpm_err err = SVTPM_E_IO;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        herr("cannot read VM image %s: %s", path, strerror(errno));
+        goto out;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    size_t want = off < size ? (size - off < SVTPM_IMAGE_CHUNK_MAX ? size - off : SVTPM_IMAGE_CHUNK_MAX) : 0;
+    ssize_t n = want ? pread(fd, out + 8, want, (off_t)off) : 0;
+    if (n < 0) {
+        herr("cannot read VM image %s: %s", path, strerror(errno));
+        goto out;
+    }
+    put_be64(out, size);
+    *len = 8 + (uint32_t)n;
+    err = SVTPM_OK;
+out:
+    if (fd >= 0)
+        close(fd);
+    return err;
+}
+
 static void serve_ocall(struct enclave_host *eh)
 {
     struct chan_shm *s = eh->chan.shm;
@@ -120,7 +149,9 @@ static void serve_ocall(struct enclave_host *eh)
         const char *txt = (const char *)rd_ptr(&r, n);
         if (!txt)
             break;
-        if (lvl <= 1)
+        if (lvl == 0)
+            audit_record(txt, n);
+        else if (lvl == 1)
             herr("enclave: %.*s", (int)n, txt);
         else
             hlog(lvl == 2 ? 1 : lvl == 3 ? 2 : 4, "enclave: %.*s", (int)n, txt);
@@ -136,6 +167,13 @@ static void serve_ocall(struct enclave_host *eh)
         size_t n = rd_left(&r);
         const uint8_t *rec = rd_ptr(&r, n);
         status = rd_ok(&r) ? sd_write(eh->sd, file, slot, rec, n, retire) : SVTPM_E_INVAL;
+        break;
+    }
+    case OCALL_IMAGE_READ: {
+        uint32_t idx = rd_be32(&r);
+        uint64_t off = rd_be64(&r);
+        status = rd_ok(&r) && idx < eh->n_images ? image_read(eh->images[idx], off, s->data, &rlen)
+                                                 : SVTPM_E_NOTFOUND;
         break;
     }
     case OCALL_STATE_DELETE: {
@@ -370,6 +408,27 @@ svtpm_err eh_state_info(struct enclave_host *eh, struct enclave_state_info *si)
     rd_bytes(&r, si->vtpm_id, 16);
     si->open_ns = rd_be32(&r);
     return rd_ok(&r) ? SVTPM_OK : SVTPM_E_PROTO;
+}
+
+svtpm_err eh_bind(struct enclave_host *eh, const uint8_t *manifest, uint32_t len, uint32_t *state_file)
+{
+    const uint8_t *resp;
+    uint32_t rlen = 0;
+    *state_file = 0;
+    if (len > SVTPM_MANIFEST_MAX)
+        return SVTPM_E_TOOBIG;
+    uint8_t *p = req(eh);
+    put_be32(p, eh->n_images);
+    memcpy(p + 4, manifest, len);
+    svtpm_err err = call(eh, ECALL_BIND, 4 + len, &resp, &rlen);
+    if (!err && rlen != 8)
+        err = SVTPM_E_PROTO;
+    if (!err) {
+        uint32_t verdict = get_be32(resp);
+        *state_file = get_be32(resp + 4);
+        err = verdict < SVTPM_E__COUNT ? (svtpm_err)verdict : SVTPM_E_PROTO;
+    }
+    return err;
 }
 
 svtpm_err eh_import(struct enclave_host *eh, uint32_t file, uint32_t kind, uint32_t keylen,

@@ -3,6 +3,7 @@
  * the options QEMU, libvirt and swtpm_setup use. */
 #include "config.h"
 #include "import_cmd.h"
+#include "audit.h"
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
@@ -65,7 +66,7 @@ static int run_socket(struct config *c)
     }
     if (c->runas && proc_runas(c->runas))
         goto out;
-    if (log_open(&c->log))
+    if (log_open(&c->log) || audit_open(c->audit_file))
         goto out;
     if (c->print_capabilities) {
         print_capabilities(c);
@@ -95,6 +96,7 @@ out_server:
     if (pidpath[0])
         unlink(pidpath);
 out:
+    audit_close();
     log_close();
     return rc;
 }

@@ -165,7 +165,10 @@ uint32_t server_power_on(struct server *s, uint32_t flags)
     s->running = rc == 0;
     if (rc) {
         char p[4096];
-        if (serr == SVTPM_E_AUTH)
+        if (serr == SVTPM_E_PERM && file == 0)
+            herr("power-on refused: a VM image does not match the tenant's binding manifest "
+                 "(see the audit record above)");
+        else if (serr == SVTPM_E_AUTH)
             herr("cannot open sealed state %s: %s; the file is left untouched (is %s the platform "
                  "key it was sealed under? --platform-key / SVTPM_PLATFORM_KEY)",
                  sd_path(&s->sd, file, p, sizeof p), svtpm_strerror(serr), s->cfg->platform_key);
@@ -217,6 +220,47 @@ svtpm_err server_spawn_enclave(struct server *s)
     return err;
 }
 
+/* The manifest is read here and judged only by the enclave. */
+static svtpm_err bind_manifest(struct server *s)
+{
+    const struct config *c = s->cfg;
+    uint8_t buf[SVTPM_MANIFEST_MAX + 1];
+    svtpm_err err = SVTPM_E_IO;
+    ssize_t n = -1;
+    int fd = open(c->manifest, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof buf);
+        close(fd);
+    }
+    if (n < 0) {
+        herr("cannot read the binding manifest %s: %s", c->manifest, strerror(errno));
+        goto out;
+    }
+    if ((size_t)n > SVTPM_MANIFEST_MAX) {
+        herr("the binding manifest %s is larger than %u bytes: not a manifest", c->manifest,
+             SVTPM_MANIFEST_MAX);
+        err = SVTPM_E_TOOBIG;
+        goto out;
+    }
+    s->eh.images = c->vm_images;
+    s->eh.n_images = c->n_vm_images;
+    if ((err = sd_lock(&s->sd, 0)))
+        goto out;
+    uint32_t file = 0;
+    char p[4096];
+    err = eh_bind(&s->eh, buf, (uint32_t)n, &file);
+    if (err && file)
+        herr("refusing to start: the sealed state %s does not belong to the binding in %s (%s; the "
+             "enclave's message above says why); every file is left untouched",
+             sd_path(&s->sd, file, p, sizeof p), c->manifest, svtpm_strerror(err));
+    else if (err)
+        herr("refusing to start: the binding manifest %s does not hold for this vTPM (%s; the "
+             "enclave's audit record above names the attack); every file is left untouched",
+             c->manifest, svtpm_strerror(err));
+out:
+    return err;
+}
+
 svtpm_err server_start_tpm(struct server *s)
 {
     const struct config *c = s->cfg;
@@ -230,6 +274,8 @@ svtpm_err server_start_tpm(struct server *s)
     char mr[65];
     for (int i = 0; i < 32; i++)
         snprintf(mr + 2 * i, 3, "%02x", id.mrsigner[i]);
+    if (c->manifest && (err = bind_manifest(s)))
+        return err;
     if (id.mode == 0)
         hlog(1, "TEE platform 'soft': the enclave is an isolated, hardened process; this does NOT "
                 "protect TPM secrets against root on this host (use the sgx platform for that). "

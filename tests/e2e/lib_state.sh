@@ -6,10 +6,11 @@
 # Unlike the other e2e tests these look inside the state directory: they know
 # svtpm's file name (svtpm.permall) and its layout (src/common/sealfmt.h):
 #   512 KiB = slot A (offset 0) + slot B (offset 262144), each slot one record:
-#   160-byte header (magic "SVTPMSL1" at 0, u16 version 8, u16 hdr_len 10,
+#   192-byte header (magic "SVTPMSL1" at 0, u16 version 8, u16 hdr_len 10,
 #   u32 kind 12, u64 seq 16, vtpm_id[16] 24, key_id[32] 40, u16 key_policy 72,
 #   u16 isv_svn 74, u16 isv_prod_id 76, reserved 78, cpu_svn[16] 80,
-#   signer[32] 96, iv[12] 128, u32 payload_len 140, reserved 144..160; all
+#   signer[32] 96, iv[12] 128, u32 payload_len 140, tenant[32] 144,
+#   u32 bind_gen 176, reserved 180..192; all
 #   big-endian), then the ciphertext, then a 16-byte GCM tag. After each write
 #   the superseded record's tag is zeroed (retired).
 #
@@ -25,7 +26,7 @@ ST_SVTPM=$(dirname "$VTPM_BIN")/svtpm
 ST_PERMALL=svtpm.permall
 SEAL_SLOT_SIZE=262144
 SEAL_FILE_SIZE=524288
-SEAL_HDR_LEN=160
+SEAL_HDR_LEN=192
 SEAL_TAG_LEN=16
 ST_REFUSE_TIMEOUT=${ST_REFUSE_TIMEOUT:-10}
 

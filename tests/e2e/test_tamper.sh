@@ -6,7 +6,7 @@
 # the file byte-for-byte untouched (sha256, size, mode, owner, inode, mtime) with no
 # file added to or removed from the state directory.
 #
-# Cases: a one-bit flip at EVERY byte of the current record's header (160 bytes),
+# Cases: a one-bit flip at EVERY byte of the current record's header (192 bytes),
 # a sample of ciphertext bytes, every tag byte; truncation at 0, 100, 160, 262144,
 # 262304, 524287 bytes, a longer file, an empty file, zeros, random bytes of the
 # right size; a directory, a symlink or a FIFO in its place, a file its user cannot

@@ -13,7 +13,7 @@ import sys
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SLOT = 256 * 1024
-HDR = 160
+HDR = 192
 
 
 def hkdf(ikm, salt, info, n):
@@ -46,7 +46,8 @@ def main():
         policy, svn, prod = struct.unpack(">HHH", h[72:78])
         cpu_svn, signer, iv = h[80:96], h[96:128], h[128:140]
         plen = struct.unpack(">I", h[140:144])[0]
-        assert (ver, hlen) == (1, 160) and h[78:80] == b"\0\0" and h[144:160] == bytes(16)
+        tenant, bind_gen = h[144:176], struct.unpack(">I", h[176:180])[0]
+        assert (ver, hlen) == (2, 192) and h[78:80] == b"\0\0" and h[180:192] == bytes(12)
         assert policy == 2 and signer == mrsigner, "MRSIGNER policy, this signer"
         tag = data[base + HDR + plen:base + HDR + plen + 16]
         if tag == bytes(16):
@@ -57,7 +58,7 @@ def main():
         req = (b"svtpm-soft-egetkey-v1" + struct.pack(">HHH", 4, policy, prod) + bytes(32) +
                mrsigner + struct.pack(">H", svn) + cpu_svn + key_id)
         k16 = hmac.new(secret, req, hashlib.sha256).digest()[:16]
-        key = hkdf(k16, key_id, b"svtpm/v1/seal" + struct.pack(">I", kind) + vtpm_id, 32)
+        key = hkdf(k16, key_id, b"svtpm/v2/seal" + struct.pack(">I", kind) + vtpm_id + tenant, 32)
         ct = data[base + HDR:base + HDR + plen]
         try:
             pt = AESGCM(key).decrypt(iv, ct + tag, h)

@@ -48,6 +48,16 @@ static const uint8_t fz_vtpm_id[16] = {
     0x5f, 0x0c, 0x2b, 0x7e, 0x11, 0x4a, 0x43, 0x90, 0x8d, 0x3e, 0x61, 0x25, 0xa0, 0x0b, 0xc4, 0x77,
 };
 
+/* The tenant id bound records carry (fuzz_sealed mode bit 2). */
+static const uint8_t fz_tenant[32] = {
+    0x7b, 0x21, 0x9c, 0x03, 0x55, 0xe0, 0x1f, 0x48, 0x6a, 0x92, 0xd4, 0x0e, 0x33, 0xb7, 0x81, 0x2c,
+    0x90, 0x4d, 0x16, 0xfa, 0x68, 0x05, 0xc1, 0x3b, 0xee, 0x72, 0x29, 0x5d, 0x0a, 0x97, 0x44, 0xb8,
+};
+
+/* The one VM image the fake host serves for OCALL_IMAGE_READ (index 0). */
+#define FZ_IMAGE_LEN 300000u
+static inline uint8_t fz_image_byte(uint64_t i) { return (uint8_t)(i * 31 + (i >> 9)); }
+
 static inline void fz_platform(struct tee_platform *p)
 {
     if (crypto_init() != SVTPM_OK) {
@@ -102,7 +112,7 @@ static inline svtpm_err fz_ocall(void *ud, uint32_t id, const uint8_t *req, uint
     switch (id) {
     case OCALL_LOG:
         FZ_CHECK(len >= 4 && len <= 4 + SVTPM_LOG_MAX);
-        FZ_CHECK(get_be32(req) >= 1 && get_be32(req) <= 4);
+        FZ_CHECK(get_be32(req) <= 4);   /* LOG_AUDIT (0) .. LOG_DEBUG */
         h->logs++;
         if (getenv("FZ_VERBOSE"))
             fprintf(stderr, "enclave log: %.*s\n", (int)(len - 4), (const char *)req + 4);
@@ -167,6 +177,21 @@ static inline svtpm_err fz_ocall(void *ud, uint32_t id, const uint8_t *req, uint
             return SVTPM_E_NOTFOUND;
         free(h->file[f]);
         h->file[f] = NULL;
+        return SVTPM_OK;
+    }
+    case OCALL_IMAGE_READ: {
+        FZ_CHECK(len == 12);
+        uint64_t off = get_be64(req + 4);
+        if (get_be32(req) != 0)
+            return SVTPM_E_NOTFOUND;
+        size_t n = off < FZ_IMAGE_LEN ? FZ_IMAGE_LEN - off : 0;
+        if (n > SVTPM_IMAGE_CHUNK_MAX)
+            n = SVTPM_IMAGE_CHUNK_MAX;
+        FZ_CHECK(cap >= 8 + n);
+        put_be64(resp, FZ_IMAGE_LEN);
+        for (size_t i = 0; i < n; i++)
+            resp[8 + i] = fz_image_byte(off + i);
+        *resp_len = 8 + (uint32_t)n;
         return SVTPM_OK;
     }
     default:

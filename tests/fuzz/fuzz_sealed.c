@@ -2,7 +2,9 @@
  *
  * Input: byte 0 is a mode (bit 0: the file asked for is volatilestate rather
  * than permall; bit 1: the host named the vTPM id, so records must carry
- * it); the rest is the host's OCALL_STATE_READ reply, exactly as
+ * it; bit 2: the store is bound to fz_tenant with manifest generation
+ * 1 + (mode >> 3 & 3), so records must carry that tenant and no later
+ * generation); the rest is the host's OCALL_STATE_READ reply, exactly as
  * src/host/statedir.c sd_read builds it:
  *     u64 file_size, u32 n0, slot A record (n0 bytes), u32 n1, slot B record
  * The fake host answers STATE_READ with those bytes and LOG with success.
@@ -49,8 +51,8 @@ static void check_hdr(const uint8_t *buf, size_t avail)
         FZ_CHECK(avail >= SEAL_HDR_LEN);
         FZ_CHECK(seal_rec_len(h.payload_len) <= avail);
         FZ_CHECK(h.payload_len <= SVTPM_STATE_PLAIN_MAX);
-        FZ_CHECK(h.version == SEAL_FORMAT_V1);
-        FZ_CHECK(h.kind >= SEAL_KIND_PERMALL && h.kind <= SEAL_KIND_MIG_VOLATILE);
+        FZ_CHECK(h.version == SEAL_FORMAT_V2);
+        FZ_CHECK(h.kind >= SEAL_KIND_PERMALL && h.kind <= SEAL_KIND_NRS);
         FZ_CHECK(h.key_policy == SEAL_POLICY_MRSIGNER || h.key_policy == SEAL_POLICY_MRENCLAVE);
         uint8_t again[SEAL_HDR_LEN];
         seal_hdr_pack(&h, again);
@@ -106,10 +108,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     store_reset(&st);
     memset(st.vtpm_id, 0, sizeof st.vtpm_id);
     st.have_id = st.id_named = false;
+    memset(st.tenant, 0, sizeof st.tenant);
+    st.bind_gen = 0;
     st.last_err = SVTPM_OK;
     st.last_file = 0;
     if (mode & 2)
         store_name_id(&st, fz_vtpm_id);
+    if (mode & 4)
+        store_bind(&st, fz_vtpm_id, fz_tenant, 1u + ((mode >> 3) & 3u));
     uint8_t *reply = malloc(n ? n : 1);
     FZ_CHECK(reply);
     memcpy(reply, in, n);
@@ -138,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(h.seq == f->seq && memcmp(h.key_id, f->key_id, 32) == 0);
         FZ_CHECK(h.kind == (file == STATE_FILE_PERMALL ? SEAL_KIND_PERMALL : SEAL_KIND_VOLATILE));
         FZ_CHECK(memcmp(h.vtpm_id, st.vtpm_id, 16) == 0);
+        FZ_CHECK(memcmp(h.tenant, st.tenant, 32) == 0 && h.bind_gen <= st.bind_gen);
         /* and no authentic record in the other slot is newer */
         struct seal_hdr o;
         uint32_t olen;

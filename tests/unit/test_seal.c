@@ -78,7 +78,7 @@ static void test_round_trip(void **state)
     assert_int_equal(len, PLEN);
     assert_memory_equal(f->out, f->plain, PLEN);
     /* identity fields were filled from the platform */
-    assert_int_equal(g.version, SEAL_FORMAT_V1);
+    assert_int_equal(g.version, SEAL_FORMAT_V2);
     assert_int_equal(g.kind, SEAL_KIND_PERMALL);
     assert_true(g.seq == 42);
     assert_int_equal(g.key_policy, SEAL_POLICY_MRSIGNER);

@@ -25,12 +25,14 @@
 #define OFF_SIGNER   96
 #define OFF_IV       128
 #define OFF_PLEN     140
-#define OFF_RSV2     144
+#define OFF_TENANT   144
+#define OFF_BINDGEN  176
+#define OFF_RSV2     180
 
 static struct seal_hdr sample(uint32_t plen)
 {
     struct seal_hdr h = {
-        .version = SEAL_FORMAT_V1,
+        .version = SEAL_FORMAT_V2,
         .kind = SEAL_KIND_VOLATILE,
         .seq = 0x0102030405060708ULL,
         .key_policy = SEAL_POLICY_MRSIGNER,
@@ -45,7 +47,9 @@ static struct seal_hdr sample(uint32_t plen)
     for (int i = 0; i < 32; i++) {
         h.key_id[i] = (uint8_t)(0x50 + i);
         h.signer[i] = (uint8_t)(0x90 + i);
+        h.tenant[i] = (uint8_t)(0xd0 + i);
     }
+    h.bind_gen = 0x55667788;
     for (unsigned i = 0; i < SEAL_IV_LEN; i++)
         h.iv[i] = (uint8_t)(0xc0 + i);
     return h;
@@ -65,11 +69,13 @@ static void assert_hdr_equal(const struct seal_hdr *a, const struct seal_hdr *b)
     assert_memory_equal(a->signer, b->signer, 32);
     assert_memory_equal(a->iv, b->iv, SEAL_IV_LEN);
     assert_int_equal(a->payload_len, b->payload_len);
+    assert_memory_equal(a->tenant, b->tenant, 32);
+    assert_int_equal(a->bind_gen, b->bind_gen);
 }
 
 static void test_constants(void **state)
 {
-    assert_int_equal(SEAL_HDR_LEN, 160);
+    assert_int_equal(SEAL_HDR_LEN, 192);
     assert_int_equal(strlen(SEAL_MAGIC), 8);
     assert_int_equal(seal_rec_len(0), SEAL_HDR_LEN + SEAL_TAG_LEN);
     assert_int_equal(seal_rec_len(100), SEAL_HDR_LEN + 100 + SEAL_TAG_LEN);
@@ -84,7 +90,7 @@ static void test_pack_layout(void **state)
     memset(b, 0xee, sizeof b);
     seal_hdr_pack(&h, b);
     assert_memory_equal(b + OFF_MAGIC, SEAL_MAGIC, 8);
-    assert_int_equal(get_be16(b + OFF_VERSION), SEAL_FORMAT_V1);
+    assert_int_equal(get_be16(b + OFF_VERSION), SEAL_FORMAT_V2);
     assert_int_equal(get_be16(b + OFF_HDRLEN), SEAL_HDR_LEN);
     assert_int_equal(get_be32(b + OFF_KIND), SEAL_KIND_VOLATILE);
     assert_true(get_be64(b + OFF_SEQ) == 0x0102030405060708ULL);
@@ -98,6 +104,8 @@ static void test_pack_layout(void **state)
     assert_memory_equal(b + OFF_SIGNER, h.signer, 32);
     assert_memory_equal(b + OFF_IV, h.iv, SEAL_IV_LEN);
     assert_int_equal(get_be32(b + OFF_PLEN), h.payload_len);
+    assert_memory_equal(b + OFF_TENANT, h.tenant, 32);
+    assert_int_equal(get_be32(b + OFF_BINDGEN), h.bind_gen);
     for (size_t i = OFF_RSV2; i < SEAL_HDR_LEN; i++)
         assert_int_equal(b[i], 0);
 }
@@ -106,7 +114,7 @@ static void test_round_trip(void **state)
 {
     const uint32_t lens[] = { 0, 1, 4096, SVTPM_STATE_PLAIN_MAX };
     const uint32_t kinds[] = { SEAL_KIND_PERMALL, SEAL_KIND_VOLATILE, SEAL_KIND_MIG_PERMALL,
-                               SEAL_KIND_MIG_VOLATILE };
+                               SEAL_KIND_MIG_VOLATILE, SEAL_KIND_NRS };
     const uint16_t pols[] = { SEAL_POLICY_MRSIGNER, SEAL_POLICY_MRENCLAVE };
     uint8_t b[SEAL_HDR_LEN];
     for (size_t l = 0; l < 4; l++)
@@ -160,8 +168,8 @@ static void test_wrong_version_hdrlen(void **state)
 {
     struct seal_hdr h = sample(10), g;
     uint8_t b[SEAL_HDR_LEN];
-    const uint16_t versions[] = { 0, 2, 0x100, 0xffff };
-    for (size_t i = 0; i < 4; i++) {
+    const uint16_t versions[] = { 0, 1 /* pre-binding, never released */, 3, 0x100, 0xffff };
+    for (size_t i = 0; i < 5; i++) {
         h.version = versions[i];
         seal_hdr_pack(&h, b);
         assert_int_equal(seal_hdr_parse(b, seal_rec_len(10), &g), SVTPM_E_FORMAT);
@@ -179,7 +187,7 @@ static void test_wrong_kind_policy(void **state)
 {
     struct seal_hdr h = sample(10), g;
     uint8_t b[SEAL_HDR_LEN];
-    const uint32_t kinds[] = { 0, 5, 0x100, 0xffffffffu };
+    const uint32_t kinds[] = { 0, 6, 0x100, 0xffffffffu };
     for (size_t i = 0; i < 4; i++) {
         h.kind = kinds[i];
         seal_hdr_pack(&h, b);

@@ -824,7 +824,7 @@ static void test_crash_every_write_sector_tears(void **state)
 static void test_crash_every_write_byte_tears(void **state)
 {
     struct fx *f = *state;
-    const uint32_t cuts[] = { 1, 8, 12, 16, 40, 74, 77, 80, 100, 127, 140, 143, 159, 160, 161, 300 };
+    const uint32_t cuts[] = { 1, 8, 12, 16, 40, 74, 77, 80, 100, 127, 140, 143, 159, 176, 191, 192, 193, 300 };
     for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++)
         for (uint32_t i = 0; i < 4; i++) {
             char name[64];

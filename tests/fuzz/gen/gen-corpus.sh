@@ -21,7 +21,7 @@ fi
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 cc -std=c11 -D_GNU_SOURCE -O1 -g -Isrc/common -Isrc/enclave -o "$bin/gen_seeds" $gen/gen_seeds.c \
-  src/common/*.c $(ls src/enclave/*.c | grep -v '/main\.c$') -ltpms -lcrypto -lseccomp
+  src/common/*.c $(ls src/enclave/*.c | grep -v '/main\.c$') -ltpms -lcrypto
 python3 $gen/gen_ctrl.py $corpus/ctrl
 python3 $gen/gen_optval.py $corpus/optval
 python3 $gen/gen_swtpm_blob.py "$sw" $corpus/swtpm_blob

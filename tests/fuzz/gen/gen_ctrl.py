@@ -20,7 +20,7 @@ def u64(v):
 
 
 # A small body for SET_STATEBLOB: the start of an svtpm sealed migration blob.
-blob = b"SVTPMSL1" + struct.pack(">HHI", 1, 160, 3) + bytes(range(48))
+blob = b"SVTPMSL1" + struct.pack(">HHI", 2, 192, 3) + bytes(range(48))
 
 seeds = {
     # QEMU 7.2, object creation and every reset (§1.7)

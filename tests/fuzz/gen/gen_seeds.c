@@ -75,8 +75,8 @@ static void derive(const struct tee_platform *p, const struct seal_hdr *h, uint8
         abort();
     uint8_t kind[4];
     put_be32(kind, h->kind);
-    struct iovc info[] = { { "svtpm/v1/seal", 13 }, { kind, 4 }, { h->vtpm_id, 16 } };
-    if (crypto_hkdf(base, sizeof base, h->key_id, 32, info, 3, key, 32) != SVTPM_OK)
+    struct iovc info[] = { { "svtpm/v2/seal", 13 }, { kind, 4 }, { h->vtpm_id, 16 }, { h->tenant, 32 } };
+    if (crypto_hkdf(base, sizeof base, h->key_id, 32, info, 4, key, 32) != SVTPM_OK)
         abort();
 }
 
@@ -85,7 +85,7 @@ static size_t seal_custom(const struct tee_platform *p, struct seal_hdr *h, cons
                           uint32_t len, uint8_t *out)
 {
     uint8_t key[32];
-    h->version = SEAL_FORMAT_V1;
+    h->version = SEAL_FORMAT_V2;
     h->payload_len = len;
     crypto_random(h->iv, SEAL_IV_LEN);
     derive(p, h, key);
@@ -150,6 +150,7 @@ static void gen_sealed(void)
     size_t na, nb;
     const uint32_t P = SEAL_KIND_PERMALL, V = SEAL_KIND_VOLATILE;
     const uint64_t FS = SEAL_FILE_SIZE;
+    struct seal_hdr h;
 
     /* the first write: slot A only */
     na = seal_std(&p, P, 1, id, payload, 300, a);
@@ -186,11 +187,27 @@ static void gen_sealed(void)
     put_reply("permall_other_vtpm_unnamed", 0, FS, a, na, NULL, 0);
     nb = seal_std(&p, P, 2, id, payload, 64, b);
     put_reply("permall_slots_of_two_vtpms", 0, FS, a, na, b, nb);
+    /* bound records (mode bit 2: the store is bound to fz_tenant, generation
+     * 1 + (mode >> 3 & 3)) */
+    h = hdr_of(&p, P, 3, id);
+    memcpy(h.tenant, fz_tenant, 32);
+    h.bind_gen = 1;
+    na = seal_custom(&p, &h, payload, 200, a);
+    put_reply("permall_bound", 4 | 2, FS, a, na, NULL, 0);
+    put_reply("permall_bound_opened_unbound", 2, FS, a, na, NULL, 0);      /* tenant mismatch */
+    put_reply("permall_bound_later_manifest", 4 | 2 | (1 << 3), FS, a, na, NULL, 0);
+    h.bind_gen = 3;
+    na = seal_custom(&p, &h, payload, 200, a);
+    put_reply("permall_bound_superseded_manifest", 4 | 2 | (1 << 3), FS, a, na, NULL, 0);
+    h.tenant[0] ^= 1;
+    h.bind_gen = 1;
+    na = seal_custom(&p, &h, payload, 200, a);
+    put_reply("permall_bound_other_tenant", 4 | 2, FS, a, na, NULL, 0);
     /* the empty payload */
     na = seal_std(&p, P, 1, id, payload, 0, a);
     put_reply("permall_empty_payload", 0, FS, a, na, NULL, 0);
     /* identities: older SVNs open, newer ones and other signers do not */
-    struct seal_hdr h = hdr_of(&p, P, 7, id);
+    h = hdr_of(&p, P, 7, id);
     h.isv_svn = 1;
     memset(h.cpu_svn, 0, 16);
     na = seal_custom(&p, &h, payload, 128, a);
@@ -235,7 +252,7 @@ static void gen_sealed(void)
               "................................................................", 160, a, na);
     put_reply("permall_both_empty", 0, FS, NULL, 0, NULL, 0);
     memcpy(a, "SVTPMSL1", 8);
-    put_be16(a + 8, 2);                               /* unknown version */
+    put_be16(a + 8, 3);                               /* unknown version */
     put_reply("permall_unknown_version", 0, FS, a, na, NULL, 0);
     /* malformed replies */
     na = seal_std(&p, P, 7, id, payload, 16, a);

@@ -1,0 +1,516 @@
+/* svtpm-tenant: the tenant's own tool, run on the tenant's machine, never on
+ * the host. It holds the tenant's Ed25519 key and signs the two documents the
+ * enclave checks (common/manifest.h): binding manifests and restore
+ * authorisations. The host only ever sees their signed bytes. */
+#include "bytes.h"
+#include "manifest.h"
+#include "sigstruct.h"
+#include "version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "usage: svtpm-tenant COMMAND [OPTIONS]\n"
+    "  keygen --out KEY.pem             new Ed25519 tenant key (mode 0600); prints the tenant id\n"
+    "  id --key KEY.pem                 prints the tenant id (SHA-256 of the raw public key)\n"
+    "  bind --key KEY.pem --vtpm-id UUID --policy strict|snapshot --out FILE\n"
+    "       [--image PATH]...                    boot image digests (SHA-256), up to 8, in order\n"
+    "       [--enclave-sigstruct SIG]...         allow that SIGSTRUCT's signer, product, SVN >= its own\n"
+    "       [--enclave-signer HEX64[:PRODID[:MINSVN]]]...     allow an MRSIGNER\n"
+    "       [--enclave-mrenclave HEX64[:PRODID[:MINSVN]]]...  allow an MRENCLAVE\n"
+    "       [--generation N (1)] [--created UNIXSECONDS (now)]\n"
+    "       at least one enclave entry, up to 8; PRODID defaults to 1, MINSVN to 0\n"
+    "  authorize-restore --key KEY.pem --vtpm-id UUID --from N --to M [--created S] --out FILE\n"
+    "       lets the vTPM at state version N go back to the older version M (M < N)\n"
+    "  show FILE                        prints a manifest or authorisation, checks its signature\n"
+    "exit status: 0 ok, 1 error or invalid signature, 2 usage error\n";
+
+enum cmd { C_KEYGEN = 1, C_ID = 2, C_BIND = 4, C_RESTORE = 8, C_SHOW = 16 };
+/* Options after O_IMAGE repeat and keep their order (parse_args). */
+enum opt { O_KEY, O_OUT, O_VTPM, O_POLICY, O_GEN, O_CREATED, O_FROM, O_TO,
+           O_IMAGE, O_SIGSTRUCT, O_SIGNER, O_MRENCLAVE, O__N };
+
+static const struct { const char *name; unsigned cmds; } opt_defs[O__N] = {
+    [O_KEY] = { "--key", C_ID | C_BIND | C_RESTORE },
+    [O_OUT] = { "--out", C_KEYGEN | C_BIND | C_RESTORE },
+    [O_VTPM] = { "--vtpm-id", C_BIND | C_RESTORE },
+    [O_POLICY] = { "--policy", C_BIND },
+    [O_GEN] = { "--generation", C_BIND },
+    [O_CREATED] = { "--created", C_BIND | C_RESTORE },
+    [O_FROM] = { "--from", C_RESTORE },
+    [O_TO] = { "--to", C_RESTORE },
+    [O_IMAGE] = { "--image", C_BIND },
+    [O_SIGSTRUCT] = { "--enclave-sigstruct", C_BIND },
+    [O_SIGNER] = { "--enclave-signer", C_BIND },
+    [O_MRENCLAVE] = { "--enclave-mrenclave", C_BIND },
+};
+
+struct args {
+    const char *one[O__N];          /* options given at most once */
+    const char *file;               /* show's operand */
+    const char *images[MANIFEST_MAX_IMAGES];
+    unsigned n_images;
+    struct { enum opt kind; const char *val; } enc[MANIFEST_MAX_ENCLAVES];
+    unsigned n_enc;
+};
+
+/* Prints the message and returns rc: 1 for an error, 2 for a usage error. */
+__attribute__((format(printf, 2, 3))) static int complain(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("svtpm-tenant: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(rc == 2 ? "\n(svtpm-tenant --help for usage)\n" : "\n", stderr);
+    va_end(ap);
+    return rc;
+}
+#define fail(...) complain(1, __VA_ARGS__)
+#define usage_error(...) complain(2, __VA_ARGS__)
+
+static void to_hex(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static bool from_hex(const char *s, uint8_t *out, size_t n)
+{
+    size_t got = 0;
+    return strlen(s) == 2 * n && OPENSSL_hexstr2buf_ex(out, n, &got, s, '\0') == 1 && got == n;
+}
+
+/* Decimal only: a leading '-' or '+' would silently wrap in strtoull. */
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_uuid(const char *s, uint8_t out[16])
+{
+    char hex[33] = "";
+    bool ok = strlen(s) == 36;
+    for (size_t i = 0, k = 0; ok && i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            ok = s[i] == '-';
+        else
+            hex[k++] = s[i];
+    }
+    return ok && from_hex(hex, out, 16);
+}
+
+/* Reads a whole small file. Returns bytes read (cap means "cap or more"), or
+ * -1 with a message. Plain read(2): no stdio buffer left holding key bytes. */
+static ssize_t read_small(const char *path, uint8_t *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    ssize_t n = fd < 0 ? -1 : 1;
+    while (n > 0 && got < cap) {
+        n = read(fd, buf + got, cap - got);
+        if (n > 0)
+            got += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            n = 1;
+    }
+    if (n < 0)
+        fail("cannot read %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return n < 0 ? -1 : (ssize_t)got;
+}
+
+static bool sha256(const void *p, size_t n, uint8_t out[32])
+{
+    size_t len = 32;
+    return EVP_Q_digest(NULL, "SHA256", NULL, p, n, out, &len) == 1 && len == 32;
+}
+
+static int hash_file(const char *path, uint8_t out[32])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail("cannot open image %s: %s", path, strerror(errno));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    static unsigned char buf[1 << 16];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        ok = EVP_DigestUpdate(md, buf, n) == 1;
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(md, out, NULL) == 1;
+    EVP_MD_CTX_free(md);
+    fclose(f);
+    return ok ? 0 : fail("cannot hash image %s", path);
+}
+
+static EVP_PKEY *load_key(const char *path)
+{
+    uint8_t buf[8192];
+    EVP_PKEY *pk = NULL;
+    ssize_t n = read_small(path, buf, sizeof buf);
+    if (n > 0 && (size_t)n < sizeof buf) {
+        BIO *b = BIO_new_mem_buf(buf, (int)n);
+        pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+    }
+    secure_wipe(buf, sizeof buf);
+    if (n >= 0 && (!pk || !EVP_PKEY_is_a(pk, "ED25519"))) {
+        fail("%s is not an Ed25519 private key in PEM", path);
+        EVP_PKEY_free(pk);
+        pk = NULL;
+    }
+    return pk;
+}
+
+static bool raw_pub(EVP_PKEY *pk, uint8_t pub[32])
+{
+    size_t len = 32;
+    return EVP_PKEY_get_raw_public_key(pk, pub, &len) == 1 && len == 32;
+}
+
+static bool print_tenant_id(const uint8_t pub[32])
+{
+    uint8_t id[32];
+    char hex[65];
+    bool ok = sha256(pub, 32, id);
+    to_hex(id, 32, hex);
+    printf("%s\n", ok ? hex : "?");
+    return ok;
+}
+
+static bool ed25519_verify(const uint8_t pub[32], const uint8_t *msg, size_t len, const uint8_t sig[64])
+{
+    EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    bool ok = pk && c && EVP_DigestVerifyInit(c, NULL, NULL, NULL, pk) == 1 &&
+              EVP_DigestVerify(c, sig, 64, msg, len) == 1;
+    EVP_MD_CTX_free(c);
+    EVP_PKEY_free(pk);
+    return ok;
+}
+
+/* Temp file, then rename, or link, which never replaces an existing file: a
+ * reader never sees half a document and a crash leaves no half-written key. */
+static int write_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool replace)
+{
+    size_t plen = strlen(path) + 8;
+    char *tmp = malloc(plen);
+    int fd = -1, rc = 1;
+    if (tmp) {
+        snprintf(tmp, plen, "%s.XXXXXX", path);
+        fd = mkostemp(tmp, O_CLOEXEC);
+    }
+    if (fd < 0) {
+        rc = fail("cannot create a file next to %s: %s", path, strerror(errno));
+    } else {
+        bool ok = fchmod(fd, mode) == 0 && write(fd, buf, len) == (ssize_t)len && fsync(fd) == 0;
+        ok = close(fd) == 0 && ok;
+        if (ok && (replace ? rename(tmp, path) : link(tmp, path)) == 0)
+            rc = 0;
+        else if (ok && errno == EEXIST)
+            rc = fail("%s exists; refusing to overwrite it", path);
+        else
+            rc = fail("cannot write %s: %s", path, strerror(errno));
+        if (rc != 0 || !replace)
+            unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Signs doc's first `body` bytes into the 64 after them, writes the document. */
+static int sign_and_write(EVP_PKEY *pk, uint8_t *doc, size_t body, const char *path)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    size_t siglen = 64;
+    bool ok = body && c && EVP_DigestSignInit(c, NULL, NULL, NULL, pk) == 1 &&
+              EVP_DigestSign(c, doc + body, &siglen, doc, body) == 1 && siglen == 64;
+    EVP_MD_CTX_free(c);
+    return ok ? write_atomic(path, doc, body + 64, 0644, true) : fail("cannot pack or sign %s", path);
+}
+
+static int cmd_keygen(const struct args *a)
+{
+    uint8_t pub[32];
+    char *pem = NULL;
+    long n = 0;
+    int rc = 1;
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    BIO *b = BIO_new(BIO_s_secmem());   /* cleared when freed */
+    if (!pk || !b || !raw_pub(pk, pub) || PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL) != 1 ||
+        (n = BIO_get_mem_data(b, &pem)) <= 0)
+        rc = fail("cannot create an Ed25519 key");
+    /* Never replace: losing a tenant key orphans every vTPM bound to it. */
+    else if ((rc = write_atomic(a->one[O_OUT], pem, (size_t)n, 0600, false)) == 0 && !print_tenant_id(pub))
+        rc = fail("SHA-256 failed");
+    BIO_free(b);
+    EVP_PKEY_free(pk);
+    return rc;
+}
+
+static int cmd_id(const struct args *a)
+{
+    uint8_t pub[32];
+    EVP_PKEY *pk = load_key(a->one[O_KEY]);
+    int rc = pk && raw_pub(pk, pub) ? 0 : 1;
+    if (rc == 0 && !print_tenant_id(pub))
+        rc = fail("SHA-256 failed");
+    EVP_PKEY_free(pk);
+    return rc;
+}
+
+static int enclave_from_sigstruct(const char *path, struct manifest_enclave *e)
+{
+    uint8_t buf[SIGSTRUCT_LEN + 1];
+    struct sigstruct ss;
+    ssize_t n = read_small(path, buf, sizeof buf);
+    if (n < 0)
+        return 1;
+    svtpm_err err = sigstruct_parse(buf, (size_t)n, &ss);
+    if (err != SVTPM_OK)
+        return fail("%s: not a SIGSTRUCT (%s)", path, svtpm_strerror(err));
+    /* Its signer is what gets trusted: a corrupt file must not name one. */
+    if (!ed25519_verify(ss.pubkey, buf, SIGSTRUCT_SIGNED_LEN, ss.signature))
+        return fail("%s: SIGSTRUCT signature does not verify", path);
+    e->kind = MANIFEST_ENCLAVE_MRSIGNER;
+    e->isv_prod_id = ss.isv_prod_id;
+    e->min_isv_svn = ss.isv_svn;
+    return sha256(ss.pubkey, 32, e->value) ? 0 : fail("SHA-256 failed");
+}
+
+static int enclave_from_spec(const char *spec, uint8_t kind, struct manifest_enclave *e)
+{
+    char tmp[80];
+    size_t len = strlen(spec);
+    uint64_t prod = SVTPM_ISV_PROD_ID, svn = 0;
+    char *p = NULL, *s = NULL;
+    if (len < sizeof tmp) {
+        memcpy(tmp, spec, len + 1);
+        if ((p = strchr(tmp, ':')) != NULL && (s = strchr(++p, ':')) != NULL)
+            *s++ = '\0';
+        if (p)
+            p[-1] = '\0';
+    }
+    if (len >= sizeof tmp || !from_hex(tmp, e->value, 32) || (p && !parse_u64(p, 0xffff, &prod)) ||
+        (s && !parse_u64(s, 0xffff, &svn)))
+        return fail("bad enclave entry '%s' (want HEX64[:PRODID[:MINSVN]])", spec);
+    e->kind = kind;
+    e->isv_prod_id = (uint16_t)prod;
+    e->min_isv_svn = (uint16_t)svn;
+    return 0;
+}
+
+static int cmd_bind(const struct args *a)
+{
+    struct manifest m = { .n_images = (uint8_t)a->n_images, .n_enclaves = (uint8_t)a->n_enc };
+    uint64_t gen = 1, created = (uint64_t)time(NULL);
+    uint8_t doc[MANIFEST_MAX_LEN];
+    EVP_PKEY *pk = NULL;
+    int rc = 1;
+    const char *pol = a->one[O_POLICY];
+    m.policy = !strcmp(pol, "strict") ? ROLLBACK_STRICT : !strcmp(pol, "snapshot") ? ROLLBACK_SNAPSHOT : 0;
+    if (!m.policy)
+        rc = fail("--policy must be strict or snapshot, not '%s'", pol);
+    else if (!parse_uuid(a->one[O_VTPM], m.vtpm_id))
+        rc = fail("--vtpm-id: not a UUID: '%s'", a->one[O_VTPM]);
+    else if (a->one[O_GEN] && (!parse_u64(a->one[O_GEN], UINT32_MAX, &gen) || gen == 0))
+        rc = fail("--generation must be 1..4294967295");
+    else if (a->one[O_CREATED] && !parse_u64(a->one[O_CREATED], UINT64_MAX, &created))
+        rc = fail("--created: not a number of seconds: '%s'", a->one[O_CREATED]);
+    else if (a->n_enc == 0)
+        rc = fail("bind needs at least one --enclave-sigstruct, --enclave-signer or --enclave-mrenclave");
+    else
+        rc = 0;
+    m.generation = (uint32_t)gen;
+    m.created = created;
+    for (unsigned i = 0; rc == 0 && i < a->n_images; i++)
+        rc = hash_file(a->images[i], m.images[i]);
+    for (unsigned i = 0; rc == 0 && i < a->n_enc; i++)
+        rc = a->enc[i].kind == O_SIGSTRUCT ? enclave_from_sigstruct(a->enc[i].val, &m.enclaves[i])
+           : enclave_from_spec(a->enc[i].val, a->enc[i].kind == O_SIGNER ? MANIFEST_ENCLAVE_MRSIGNER
+                                                                        : MANIFEST_ENCLAVE_MRENCLAVE, &m.enclaves[i]);
+    if (rc == 0 && (!(pk = load_key(a->one[O_KEY])) || !raw_pub(pk, m.tenant_pub)))
+        rc = 1;
+    if (rc == 0)
+        rc = sign_and_write(pk, doc, manifest_pack_body(&m, doc, sizeof doc - MANIFEST_SIG_LEN), a->one[O_OUT]);
+    EVP_PKEY_free(pk);
+    return rc;
+}
+
+static int cmd_restore(const struct args *a)
+{
+    struct restore_auth ra = { .created = (uint64_t)time(NULL) };
+    uint8_t doc[RESTORE_AUTH_LEN];
+    EVP_PKEY *pk = NULL;
+    int rc = 1;
+    if (!parse_uuid(a->one[O_VTPM], ra.vtpm_id))
+        rc = fail("--vtpm-id: not a UUID: '%s'", a->one[O_VTPM]);
+    else if (!parse_u64(a->one[O_FROM], UINT64_MAX, &ra.from_version) ||
+             !parse_u64(a->one[O_TO], UINT64_MAX, &ra.to_version))
+        rc = fail("--from and --to must be state version numbers");
+    else if (ra.to_version == 0 || ra.to_version >= ra.from_version)
+        rc = fail("--to must be an older state version than --from (0 < M < N)");
+    else if (a->one[O_CREATED] && !parse_u64(a->one[O_CREATED], UINT64_MAX, &ra.created))
+        rc = fail("--created: not a number of seconds: '%s'", a->one[O_CREATED]);
+    else if ((pk = load_key(a->one[O_KEY])) && raw_pub(pk, ra.tenant_pub))
+        rc = 0;
+    if (rc == 0)
+        rc = sign_and_write(pk, doc, restore_auth_pack_body(&ra, doc, RESTORE_AUTH_SIGNED_LEN), a->one[O_OUT]);
+    EVP_PKEY_free(pk);
+    return rc;
+}
+
+static void print_common(const uint8_t vtpm_id[16], const uint8_t pub[32], uint64_t created)
+{
+    char when[32] = "?";
+    struct tm tm;
+    time_t t = (time_t)created;
+    if ((uint64_t)t == created && gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("  vtpm id:      ");
+    for (int i = 0; i < 16; i++)
+        printf("%s%02x", i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "", vtpm_id[i]);
+    printf("\n  tenant id:    ");
+    print_tenant_id(pub);
+    printf("  created:      %" PRIu64 " (%s)\n", created, when);
+}
+
+static int cmd_show(const struct args *a)
+{
+    _Static_assert(RESTORE_AUTH_LEN <= MANIFEST_MAX_LEN, "show's buffer fits both documents");
+    uint8_t buf[MANIFEST_MAX_LEN + 1];   /* one more: an overlong file reads as too big */
+    char hex[65];
+    bool valid = false;
+    ssize_t n = read_small(a->file, buf, sizeof buf);
+    if (n < 0)
+        return 1;
+    size_t len = (size_t)n, signed_len = 0;
+    struct manifest m;
+    struct restore_auth ra;
+    svtpm_err err = SVTPM_E_FORMAT;
+    if (len >= 8 && !memcmp(buf, MANIFEST_MAGIC, 8) && (err = manifest_parse(buf, len, &m, &signed_len)) == SVTPM_OK) {
+        printf("binding manifest %s\n", a->file);
+        print_common(m.vtpm_id, m.tenant_pub, m.created);
+        printf("  generation:   %" PRIu32 "\n  policy:       %s\n  images:       %u\n",
+               m.generation, rollback_policy_name(m.policy), m.n_images);
+        for (unsigned i = 0; i < m.n_images; i++) {
+            to_hex(m.images[i], 32, hex);
+            printf("  image[%u]:     %s\n", i, hex);
+        }
+        printf("  enclaves:     %u\n", m.n_enclaves);
+        for (unsigned i = 0; i < m.n_enclaves; i++) {
+            const struct manifest_enclave *e = &m.enclaves[i];
+            to_hex(e->value, 32, hex);
+            printf("  enclave[%u]:   %s %s prod-id %u min-svn %u\n", i,
+                   e->kind == MANIFEST_ENCLAVE_MRSIGNER ? "mrsigner" : "mrenclave", hex,
+                   e->isv_prod_id, e->min_isv_svn);
+        }
+        valid = ed25519_verify(m.tenant_pub, buf, signed_len, m.signature);
+    } else if (len >= 8 && !memcmp(buf, RESTORE_AUTH_MAGIC, 8) && (err = restore_auth_parse(buf, len, &ra)) == SVTPM_OK) {
+        printf("restore authorisation %s\n", a->file);
+        print_common(ra.vtpm_id, ra.tenant_pub, ra.created);
+        printf("  from version: %" PRIu64 "\n  to version:   %" PRIu64 "\n", ra.from_version, ra.to_version);
+        valid = ed25519_verify(ra.tenant_pub, buf, RESTORE_AUTH_SIGNED_LEN, ra.signature);
+    } else {
+        return fail("%s: not a valid binding manifest or restore authorisation (%s)", a->file, svtpm_strerror(err));
+    }
+    printf("signature: %s\n", valid ? "valid" : "INVALID");
+    return valid ? 0 : 1;
+}
+
+static const struct command {
+    const char *name;
+    unsigned bit, need;             /* need: bit set of required enum opt */
+    int (*run)(const struct args *);
+} commands[] = {
+    { "keygen", C_KEYGEN, 1u << O_OUT, cmd_keygen },
+    { "id", C_ID, 1u << O_KEY, cmd_id },
+    { "bind", C_BIND, 1u << O_KEY | 1u << O_VTPM | 1u << O_POLICY | 1u << O_OUT, cmd_bind },
+    { "authorize-restore", C_RESTORE, 1u << O_KEY | 1u << O_VTPM | 1u << O_FROM | 1u << O_TO | 1u << O_OUT,
+      cmd_restore },
+    { "show", C_SHOW, 0, cmd_show },
+};
+
+static int parse_args(int argc, char **argv, const struct command *c, struct args *a)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        int id = -1;
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+            return -1;
+        for (int k = 0; k < O__N; k++)
+            if (!strcmp(arg, opt_defs[k].name) && (opt_defs[k].cmds & c->bit))
+                id = k;
+        if (id < 0 && c->bit == C_SHOW && arg[0] != '-' && !a->file) {
+            a->file = arg;
+            continue;
+        }
+        if (id < 0)
+            return usage_error("%s: unexpected argument '%s'", c->name, arg);
+        if (i + 1 >= argc)
+            return usage_error("%s needs a value", arg);
+        const char *v = argv[++i];
+        if (id == O_IMAGE && a->n_images == MANIFEST_MAX_IMAGES)
+            return usage_error("at most %u --image", MANIFEST_MAX_IMAGES);
+        else if (id == O_IMAGE)
+            a->images[a->n_images++] = v;
+        else if (id > O_IMAGE && a->n_enc == MANIFEST_MAX_ENCLAVES)
+            return usage_error("at most %u enclave entries", MANIFEST_MAX_ENCLAVES);
+        else if (id > O_IMAGE) {
+            a->enc[a->n_enc].kind = (enum opt)id;
+            a->enc[a->n_enc++].val = v;
+        }
+        else if (a->one[id])
+            return usage_error("%s given twice", arg);
+        else
+            a->one[id] = v;
+    }
+    for (int k = 0; k < O__N; k++)
+        if ((c->need >> k & 1) && !a->one[k])
+            return usage_error("%s needs %s", c->name, opt_defs[k].name);
+    return c->bit == C_SHOW && !a->file ? usage_error("show needs a FILE") : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a = { 0 };
+    const struct command *c = NULL;
+    for (size_t i = 0; argc > 1 && i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            c = &commands[i];
+    int rc = 2;
+    if (argc < 2)
+        fputs(usage_text, stderr);
+    else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        rc = -1;
+    else if (!c)
+        rc = usage_error("unknown command '%s'", argv[1]);
+    else if ((rc = parse_args(argc, argv, c, &a)) == 0)
+        rc = c->run(&a);
+    if (rc < 0) {
+        fputs(usage_text, stdout);
+        rc = 0;
+    }
+    return rc;
+}
