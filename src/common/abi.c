@@ -1,4 +1,5 @@
 #include "abi.h"
+#include "manifest.h"
 
 static const struct svtpm_call_desc ecalls[] = {
     { ECALL_PING,           "PING",           64,                       64 },
@@ -19,7 +20,7 @@ static const struct svtpm_call_desc ecalls[] = {
     { ECALL_SET_STATEBLOB,  "SET_STATEBLOB",  4 + SVTPM_SEALED_REC_MAX, 4 },
     { ECALL_IMPORT_SWTPM,   "IMPORT_SWTPM",   16 + SVTPM_KEY_MAX + SVTPM_IMPORT_MAX, 0 },
     { ECALL_STATE_INFO,     "STATE_INFO",     0,                        STATE_INFO_RESP_LEN },
-    { ECALL_BIND,           "BIND",           4 + SVTPM_MANIFEST_MAX,   8 },
+    { ECALL_BIND,           "BIND",           12 + SVTPM_MANIFEST_MAX + RESTORE_AUTH_LEN, 8 },
 };
 
 static const struct svtpm_call_desc ocalls[] = {

@@ -46,7 +46,8 @@ enum svtpm_ecall {
     ECALL_SET_STATEBLOB,     /* req: u32 type, blob; resp: u32 tpm_result */
     ECALL_IMPORT_SWTPM,      /* req: import_req; resp: - */
     ECALL_STATE_INFO,        /* req: -; resp: state_info */
-    ECALL_BIND,              /* req: u32 n_images, manifest; resp: u32 verdict (svtpm_err),
+    ECALL_BIND,              /* req: u32 n_images, u32 flags (BIND_F_*), u32 manifest_len, manifest,
+                              * restore authorisation (optional); resp: u32 verdict (svtpm_err),
                               * u32 state_file it refused (0: none). After INIT, before POWER_ON. */
     ECALL__END
 };
@@ -67,6 +68,9 @@ enum svtpm_ocall {
 enum svtpm_state_file {
     STATE_FILE_PERMALL = 1,
     STATE_FILE_VOLATILE = 2,
+    STATE_FILE_NRS = 3,      /* the host-wide non-rollback store (counters directory):
+                              * STATE_READ of it takes the store's lock, STATE_WRITE
+                              * (durable) releases it, as does the end of the ECALL */
 };
 
 struct svtpm_call_desc {
@@ -78,6 +82,8 @@ struct svtpm_call_desc {
 
 const struct svtpm_call_desc *abi_ecall(uint32_t id);
 const struct svtpm_call_desc *abi_ocall(uint32_t id);
+
+#define BIND_F_COUNTERS 0x1u   /* the host keeps a counter store (STATE_FILE_NRS) */
 
 /* ECALL_INIT request: flags, then the vTPM id when the host names one. */
 #define INIT_F_HAVE_VTPM_ID  0x1u

@@ -21,6 +21,7 @@ const char *svtpm_strerror(svtpm_err e)
         [SVTPM_E_PEER] = "peer failed",
         [SVTPM_E_TPM] = "TPM library call failed",
         [SVTPM_E_UNSUPPORTED] = "unsupported",
+        [SVTPM_E_ROLLBACK] = "older than the recorded state version (rollback)",
     };
     if ((unsigned)e >= SVTPM_E__COUNT || !names[e])
         return "unknown error";

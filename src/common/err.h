@@ -22,6 +22,7 @@ typedef enum svtpm_err {
     SVTPM_E_PEER,        /* the other side of the boundary died or misbehaved */
     SVTPM_E_TPM,         /* a libtpms library call (not a TPM command) failed */
     SVTPM_E_UNSUPPORTED,
+    SVTPM_E_ROLLBACK,    /* authentic, but older than the recorded state version */
     SVTPM_E__COUNT
 } svtpm_err;
 

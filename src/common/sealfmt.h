@@ -64,7 +64,12 @@ struct seal_hdr {
     uint32_t payload_len;
     uint8_t tenant[32];         /* SHA-256 of the tenant key; zero when unbound */
     uint32_t bind_gen;          /* binding manifest generation; 0 when unbound */
+    uint32_t flags;             /* SEAL_F_* */
 };
+
+/* Written under rollback protection: its version is in the non-rollback
+ * store, so a store without this vTPM's entry is a replaced store. */
+#define SEAL_F_NRS 0x1u
 
 void seal_hdr_pack(const struct seal_hdr *h, uint8_t out[SEAL_HDR_LEN]);
 /* Parses and checks magic, version, header length, reserved bytes and that

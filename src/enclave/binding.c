@@ -25,7 +25,7 @@ static bool enclave_allowed(const struct manifest *m, const struct tee_identity 
 
 svtpm_err binding_set(struct binding *b, struct store *s, const struct tee_identity *id,
                       const uint8_t *named_id, const uint8_t *buf, size_t len,
-                      uint32_t n_host_images, struct ocall_ctx *oc)
+                      uint32_t n_host_images, bool counters, struct ocall_ctx *oc)
 {
     struct manifest m;
     size_t signed_len = 0;
@@ -70,16 +70,52 @@ svtpm_err binding_set(struct binding *b, struct store *s, const struct tee_ident
         err = SVTPM_E_INVAL;
         goto out;
     }
+    if (!counters) {
+        eaudit(oc, "rollback-unprotected", "the manifest of tenant %s... asks for rollback policy %s, "
+               "and the host offers no counter store (--counters): refused", t8,
+               rollback_policy_name(m.policy));
+        err = SVTPM_E_PERM;
+        goto out;
+    }
     b->m = m;
     memcpy(b->tenant, tenant, 32);
     b->n_host_images = n_host_images;
     b->bound = true;
     store_bind(s, m.vtpm_id, tenant, m.generation);
+    s->rb.active = true;
+    s->rb.policy = m.policy;
     elog(oc, LOG_INFO, "bound to tenant %s..., manifest generation %u, rollback policy %s, %u image(s)",
          t8, m.generation, rollback_policy_name(m.policy), m.n_images);
     err = SVTPM_OK;
 out:
     return err;
+}
+
+svtpm_err binding_restore_auth(const struct binding *b, struct store *s, const uint8_t *buf,
+                               size_t len, struct ocall_ctx *oc)
+{
+    struct restore_auth a;
+    svtpm_err err = restore_auth_parse(buf, len, &a);
+    if (!err && !ct_equal(a.tenant_pub, b->m.tenant_pub, 32))
+        err = SVTPM_E_FOREIGN;
+    if (!err && !ct_equal(a.vtpm_id, b->m.vtpm_id, 16))
+        err = SVTPM_E_FOREIGN;
+    if (!err && crypto_ed25519_verify(a.tenant_pub, buf, RESTORE_AUTH_SIGNED_LEN, a.signature))
+        err = SVTPM_E_AUTH;
+    if (!err && b->m.policy != ROLLBACK_SNAPSHOT)
+        err = SVTPM_E_PERM;
+    if (err) {
+        eaudit(oc, "restore-auth-invalid", "the restore authorisation is %s: refused",
+               err == SVTPM_E_FOREIGN ? "for another tenant or vTPM" :
+               err == SVTPM_E_AUTH ? "not signed by the tenant (forged or edited)" :
+               err == SVTPM_E_PERM ? "for a vTPM whose manifest says policy strict" : "malformed");
+        return err;
+    }
+    s->rb.auth = a;
+    s->rb.have_auth = true;
+    elog(oc, LOG_INFO, "restore authorisation: state version %llu may replace %llu",
+         (unsigned long long)a.to_version, (unsigned long long)a.from_version);
+    return SVTPM_OK;
 }
 
 static svtpm_err measure(uint32_t index, struct ocall_ctx *oc, uint8_t out[32])

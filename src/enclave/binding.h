@@ -25,11 +25,18 @@ struct binding {
 
 /* Verifies `buf` as a manifest for an enclave of identity `id`, with the
  * host naming `n_host_images` images (it must name exactly the manifest's).
- * named_id: the vTPM id the host was started with, or NULL. On success the
- * store is bound. Every refusal is an audit record. */
+ * named_id: the vTPM id the host was started with, or NULL; counters: the
+ * host keeps a counter store, which the manifest's rollback policy needs. On
+ * success the store is bound and its rollback guard on. Every refusal is an
+ * audit record. */
 svtpm_err binding_set(struct binding *b, struct store *s, const struct tee_identity *id,
                       const uint8_t *named_id, const uint8_t *buf, size_t len,
-                      uint32_t n_host_images, struct ocall_ctx *oc);
+                      uint32_t n_host_images, bool counters, struct ocall_ctx *oc);
+
+/* Verifies a restore authorisation (manifest.h) against the bound tenant
+ * key and vTPM id; the rollback guard may then open that one older state. */
+svtpm_err binding_restore_auth(const struct binding *b, struct store *s, const uint8_t *buf,
+                               size_t len, struct ocall_ctx *oc);
 
 /* Measures every image the manifest names and compares; SVTPM_E_PERM on a
  * mismatch (audit record "image-changed"). A no-op when unbound. */

@@ -48,13 +48,17 @@ static svtpm_err e_init(struct enclave *e, struct rd *req, struct wr *resp)
 static svtpm_err e_bind(struct enclave *e, struct rd *req, struct wr *resp)
 {
     e->store.last_err = SVTPM_OK;
-    uint32_t n_images = rd_be32(req);
-    size_t n = rd_left(req);
+    uint32_t n_images = rd_be32(req), flags = rd_be32(req), n = rd_be32(req);
     const uint8_t *m = rd_ptr(req, n);
-    if (!rd_ok(req) || e->tpm.running)
+    size_t na = rd_left(req);
+    const uint8_t *auth = rd_ptr(req, na);
+    if (!rd_ok(req) || e->tpm.running || (flags & ~BIND_F_COUNTERS))
         return SVTPM_E_INVAL;
     svtpm_err err = binding_set(&e->binding, &e->store, &e->plat.id,
-                                e->store.id_named ? e->store.vtpm_id : NULL, m, n, n_images, &e->oc);
+                                e->store.id_named ? e->store.vtpm_id : NULL, m, n, n_images,
+                                flags & BIND_F_COUNTERS, &e->oc);
+    if (!err && na)
+        err = binding_restore_auth(&e->binding, &e->store, auth, na, &e->oc);
     if (!err)
         err = binding_check_images(&e->binding, &e->oc);
     for (uint32_t file = STATE_FILE_PERMALL; !err && file <= STATE_FILE_VOLATILE; file++) {

@@ -12,18 +12,23 @@
 
 static uint32_t kind_of(uint32_t file)
 {
-    return file == STATE_FILE_PERMALL ? SEAL_KIND_PERMALL : SEAL_KIND_VOLATILE;
+    return file == STATE_FILE_PERMALL ? SEAL_KIND_PERMALL :
+           file == STATE_FILE_VOLATILE ? SEAL_KIND_VOLATILE : SEAL_KIND_NRS;
 }
 
 static bool valid_file(uint32_t file)
 {
-    return file == STATE_FILE_PERMALL || file == STATE_FILE_VOLATILE;
+    return file >= STATE_FILE_PERMALL && file <= STATE_FILE_NRS;
 }
 
 const char *store_file_name(uint32_t file)
 {
-    return file == STATE_FILE_PERMALL ? "permall" : file == STATE_FILE_VOLATILE ? "volatilestate" : "?";
+    return file == STATE_FILE_PERMALL ? "permall" : file == STATE_FILE_VOLATILE ? "volatilestate" :
+           file == STATE_FILE_NRS ? "counter store (svtpm.nrs)" : "?";
 }
+
+/* The host-wide counter store belongs to no vTPM and no tenant. */
+static const uint8_t zero32[32];
 
 svtpm_err store_init(struct store *s, const struct tee_platform *p, struct ocall_ctx *oc)
 {
@@ -65,6 +70,7 @@ void store_stamp(const struct store *s, struct seal_hdr *h)
     memcpy(h->vtpm_id, s->vtpm_id, 16);
     memcpy(h->tenant, s->tenant, 32);
     h->bind_gen = s->bind_gen;
+    h->flags = s->rb.active ? SEAL_F_NRS : 0;
 }
 
 static void hex(char *out, const uint8_t *p, size_t n)
@@ -82,7 +88,7 @@ static void uuid_str(char out[37], const uint8_t id[16])
 
 void store_reset(struct store *s)
 {
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         s->f[i].known = false;
         s->f[i].cur_slot = -1;
         s->f[i].seq = 0;
@@ -153,13 +159,14 @@ static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32
     if (r->err != SVTPM_OK)
         return;
     /* The header is authentic now, so it says whose state this is. */
+    bool nrs = file == STATE_FILE_NRS;
     if (r->h.kind != kind_of(file))
         r->fw = FW_KIND;
-    else if (!ct_equal(r->h.tenant, s->tenant, 32))
+    else if (!ct_equal(r->h.tenant, nrs ? zero32 : s->tenant, 32))
         r->fw = FW_TENANT;
-    else if (s->have_id && !ct_equal(r->h.vtpm_id, s->vtpm_id, 16))
+    else if ((nrs || s->have_id) && !ct_equal(r->h.vtpm_id, nrs ? zero32 : s->vtpm_id, 16))
         r->fw = FW_VTPM;
-    else if (r->h.bind_gen > s->bind_gen)
+    else if (r->h.bind_gen > (nrs ? 0 : s->bind_gen))
         r->fw = FW_GEN;   /* written under a newer manifest: this one is superseded */
     if (r->fw != FW_NONE)
         r->err = SVTPM_E_FOREIGN;
@@ -216,6 +223,10 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
         s->f[file].known = false;
         s->f[file].cur_slot = -1;
         s->f[file].seq = 0;
+        if (file != STATE_FILE_NRS) {
+            svtpm_err rerr = rollback_check(s, file, NULL);
+            err = rerr ? rerr : SVTPM_E_NOTFOUND;
+        }
         goto out;
     }
     if (err)
@@ -286,7 +297,13 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
     }
     memcpy(copy, s->plain, plen[pick]);
     secure_wipe(s->plain, plen[pick]);
-    if (!s->have_id) {
+    /* (after the copy: the check reads the counter store through s->plain) */
+    if (file != STATE_FILE_NRS && (err = rollback_check(s, file, &r[pick].h))) {
+        secure_wipe(copy, plen[pick]);
+        free(copy);
+        goto out;
+    }
+    if (!s->have_id && file != STATE_FILE_NRS) {
         memcpy(s->vtpm_id, r[pick].h.vtpm_id, 16);
         s->have_id = true;
     }
@@ -336,8 +353,10 @@ svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32
             goto out;
         s->have_id = true;
     }
-    struct seal_hdr h = { .kind = kind_of(file), .seq = f->seq + 1 };
-    store_stamp(s, &h);
+    bool nrs = file == STATE_FILE_NRS;
+    struct seal_hdr h = { .kind = kind_of(file), .seq = nrs ? f->seq + 1 : rollback_next_seq(s, f->seq) };
+    if (!nrs)
+        store_stamp(s, &h);
     memcpy(h.key_id, f->key_id, 32);
     uint32_t slot = f->cur_slot == 0 ? 1 : 0;
     uint8_t *req = ocall_req(s->oc);
@@ -360,6 +379,8 @@ svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32
     f->cur_slot = (int)slot;
     f->seq = h.seq;
     f->cur_len = len;
+    if (!nrs)
+        err = rollback_written(s, file, h.seq);
 out:
     return err;
 }
@@ -376,6 +397,8 @@ svtpm_err store_delete(struct store *s, uint32_t file)
         s->f[file].known = false;
         s->f[file].cur_slot = -1;
         s->f[file].seq = 0;
+        if (file != STATE_FILE_NRS)
+            err = rollback_written(s, file, 0);
     }
     return err;
 }

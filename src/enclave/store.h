@@ -8,6 +8,7 @@
 #include "abi.h"
 #include "ocall.h"
 #include "platform.h"
+#include "rollback.h"
 #include "sealfmt.h"
 
 struct store_file {
@@ -26,7 +27,8 @@ struct store {
     bool id_named;       /* named by the host or a manifest: records must match it */
     uint8_t tenant[32];  /* the binding's tenant id; zero when unbound */
     uint32_t bind_gen;   /* the binding manifest's generation; 0 when unbound */
-    struct store_file f[3];
+    struct store_file f[4];   /* by STATE_FILE_* */
+    struct rollback rb;
     uint8_t *plain;      /* SEAL_PAYLOAD_MAX scratch for decryption */
     uint32_t open_ns;    /* time the last successful open spent in crypto */
     /* Why the last load failed, for the host's error message. */

@@ -12,12 +12,13 @@
 #include <unistd.h>
 
 #define DEFAULT_PLATFORM_KEY "/var/lib/svtpm/platform.key"
+#define DEFAULT_COUNTERS "/var/lib/svtpm/counters"
 
 enum {
     O_CTRL = 1000, O_SERVER, O_TPMSTATE, O_TPM2, O_LOG, O_LOCALITY, O_KEY, O_MIGKEY, O_PID,
     O_SECCOMP, O_FLAGS, O_MIGRATION, O_PRINTCAPS, O_PRINTSTATES, O_VTPMID, O_PLATKEY,
     O_ENCLAVE, O_ENCSECCOMP, O_IMPORT, O_PROFILE, O_PRINTPROFILES, O_PRINTINFO, O_PCAP,
-    O_BINDING, O_VMIMAGE, O_AUDIT,
+    O_BINDING, O_VMIMAGE, O_AUDIT, O_COUNTERS, O_RESTOREAUTH,
 };
 
 static const struct option longopts[] = {
@@ -55,6 +56,8 @@ static const struct option longopts[] = {
     { "binding", required_argument, NULL, O_BINDING },
     { "vm-image", required_argument, NULL, O_VMIMAGE },
     { "audit", required_argument, NULL, O_AUDIT },
+    { "counters", required_argument, NULL, O_COUNTERS },
+    { "restore-auth", required_argument, NULL, O_RESTOREAUTH },
     { NULL, 0, NULL, 0 },
 };
 
@@ -461,6 +464,17 @@ int config_parse(struct config *c, int argc, char **argv)
         case O_IMPORT: c->import_swtpm = true; break;
         case O_BINDING: rc = parse_one_path(c, optarg, "--binding", "manifest", &c->manifest); break;
         case O_AUDIT: rc = parse_one_path(c, optarg, "--audit", "file", &c->audit_file); break;
+        case O_RESTOREAUTH:
+            rc = parse_one_path(c, optarg, "--restore-auth", "file", &c->restore_auth);
+            break;
+        case O_COUNTERS:
+            if (!strcmp(optarg, "none")) {
+                free(c->counters);
+                c->counters = strdup("none");
+            } else {
+                rc = parse_one_path(c, optarg, "--counters", "dir", &c->counters);
+            }
+            break;
         case O_VMIMAGE:
             if (c->n_vm_images == sizeof c->vm_images / sizeof c->vm_images[0])
                 rc = bad(c, "--vm-image: at most %zu images", sizeof c->vm_images / sizeof c->vm_images[0]);
@@ -496,6 +510,12 @@ int config_parse(struct config *c, int argc, char **argv)
         return 0;
     if (c->n_vm_images && !c->manifest)
         return bad(c, "--vm-image needs --binding manifest=...: the image is checked against it");
+    if (c->restore_auth && !c->manifest)
+        return bad(c, "--restore-auth needs --binding manifest=...: it is checked against the tenant's key");
+    if (c->manifest && !c->counters) {
+        const char *env = getenv("SVTPM_COUNTERS");
+        c->counters = strdup(env && *env ? env : DEFAULT_COUNTERS);
+    }
     if (!c->platform_key) {
         const char *env = getenv("SVTPM_PLATFORM_KEY");
         c->platform_key = strdup(env && *env ? env : DEFAULT_PLATFORM_KEY);
@@ -537,6 +557,8 @@ void config_free(struct config *c)
     for (unsigned i = 0; i < c->n_vm_images; i++)
         free(c->vm_images[i]);
     free(c->audit_file);
+    free(c->counters);
+    free(c->restore_auth);
 }
 
 void config_usage(const struct config *c, int fd)
@@ -590,6 +612,11 @@ void config_usage(const struct config *c, int fd)
         "                               rollback policy; state of any other binding is refused\n"
         "  --vm-image PATH              a boot image the manifest names, measured at every\n"
         "                               power-on (repeat, in the manifest's order)\n"
+        "  --counters dir=DIR|none      the host-wide counter store that keeps bound vTPMs'\n"
+        "                               state versions outside the VMs' directories\n"
+        "                               ($SVTPM_COUNTERS, default " DEFAULT_COUNTERS ")\n"
+        "  --restore-auth file=FILE     the tenant's authorisation to open one older state\n"
+        "                               (svtpm-tenant authorize-restore; policy snapshot)\n"
         "  --audit file=FILE            append an audit record (JSON line) per refused attack\n"
         "                               (always also logged)\n"
         "\n"

@@ -62,6 +62,8 @@ struct config {
     char *vm_images[8];        /* --vm-image, in the manifest's order */
     unsigned n_vm_images;
     char *audit_file;          /* --audit file=: where refused attacks are recorded */
+    char *restore_auth;        /* --restore-auth file=: a tenant's restore authorisation */
+    char *counters;            /* --counters dir=: the host-wide counter store ("none": off) */
 };
 
 /* Parses argv for `socket`. Returns 0 on success, else prints the reason to

@@ -1,6 +1,7 @@
 #include "enclave_host.h"
 #include "abi.h"
 #include "audit.h"
+#include "manifest.h"
 #include "bytes.h"
 #include "log.h"
 
@@ -131,6 +132,11 @@ out:
     return err;
 }
 
+static struct statedir *dir_of(struct enclave_host *eh, uint32_t file)
+{
+    return file == STATE_FILE_NRS ? eh->nrs : eh->sd;
+}
+
 static void serve_ocall(struct enclave_host *eh)
 {
     struct chan_shm *s = eh->chan.shm;
@@ -159,14 +165,22 @@ static void serve_ocall(struct enclave_host *eh)
     }
     case OCALL_STATE_READ: {
         uint32_t file = rd_be32(&r);
-        status = rd_ok(&r) ? sd_read(eh->sd, file, s->data, SVTPM_CHAN_DATA_MAX, &rlen) : SVTPM_E_INVAL;
+        struct statedir *sd = dir_of(eh, file);
+        /* The counter store is shared by the host's vTPMs: read-modify-write
+         * under its lock (released by the write or at the end of the ECALL). */
+        status = !rd_ok(&r) || !sd ? SVTPM_E_INVAL :
+                 file == STATE_FILE_NRS && sd_lock(sd, 500) ? SVTPM_E_IO :
+                 sd_read(sd, file, s->data, SVTPM_CHAN_DATA_MAX, &rlen);
         break;
     }
     case OCALL_STATE_WRITE: {
         uint32_t file = rd_be32(&r), slot = rd_be32(&r), retire = rd_be32(&r);
         size_t n = rd_left(&r);
         const uint8_t *rec = rd_ptr(&r, n);
-        status = rd_ok(&r) ? sd_write(eh->sd, file, slot, rec, n, retire) : SVTPM_E_INVAL;
+        struct statedir *sd = dir_of(eh, file);
+        status = rd_ok(&r) && sd ? sd_write(sd, file, slot, rec, n, retire) : SVTPM_E_INVAL;
+        if (sd && file == STATE_FILE_NRS)
+            sd_unlock(sd);
         break;
     }
     case OCALL_IMAGE_READ: {
@@ -178,7 +192,7 @@ static void serve_ocall(struct enclave_host *eh)
     }
     case OCALL_STATE_DELETE: {
         uint32_t file = rd_be32(&r);
-        status = rd_ok(&r) ? sd_delete(eh->sd, file) : SVTPM_E_INVAL;
+        status = rd_ok(&r) && file != STATE_FILE_NRS ? sd_delete(eh->sd, file) : SVTPM_E_INVAL;
         break;
     }
     default:
@@ -215,6 +229,8 @@ static svtpm_err call(struct enclave_host *eh, uint32_t id, uint32_t req_len,
         }
         break;
     }
+    if (eh->nrs)
+        sd_unlock(eh->nrs);   /* a counter-store lock never outlives its ECALL */
     struct chan_shm *s = eh->chan.shm;
     uint32_t status = s->status, len = s->len;
     atomic_store(&s->turn, TURN_IDLE);
@@ -410,17 +426,22 @@ svtpm_err eh_state_info(struct enclave_host *eh, struct enclave_state_info *si)
     return rd_ok(&r) ? SVTPM_OK : SVTPM_E_PROTO;
 }
 
-svtpm_err eh_bind(struct enclave_host *eh, const uint8_t *manifest, uint32_t len, uint32_t *state_file)
+svtpm_err eh_bind(struct enclave_host *eh, const uint8_t *manifest, uint32_t len,
+                  const uint8_t *auth, uint32_t auth_len, uint32_t *state_file)
 {
     const uint8_t *resp;
     uint32_t rlen = 0;
     *state_file = 0;
-    if (len > SVTPM_MANIFEST_MAX)
+    if (len > SVTPM_MANIFEST_MAX || auth_len > RESTORE_AUTH_LEN)
         return SVTPM_E_TOOBIG;
     uint8_t *p = req(eh);
     put_be32(p, eh->n_images);
-    memcpy(p + 4, manifest, len);
-    svtpm_err err = call(eh, ECALL_BIND, 4 + len, &resp, &rlen);
+    put_be32(p + 4, eh->nrs ? BIND_F_COUNTERS : 0);
+    put_be32(p + 8, len);
+    memcpy(p + 12, manifest, len);
+    if (auth_len)
+        memcpy(p + 12 + len, auth, auth_len);
+    svtpm_err err = call(eh, ECALL_BIND, 12 + len + auth_len, &resp, &rlen);
     if (!err && rlen != 8)
         err = SVTPM_E_PROTO;
     if (!err) {

@@ -17,6 +17,7 @@ struct enclave_host {
     uint64_t ocalls;
     char *const *images;     /* VM images the enclave may ask to measure */
     unsigned n_images;
+    struct statedir *nrs;    /* the host-wide counter store (--counters), or NULL */
 };
 
 struct enclave_identity {
@@ -58,7 +59,8 @@ svtpm_err eh_set_stateblob(struct enclave_host *eh, uint32_t type, const uint8_t
 /* Hands the enclave the tenant's binding manifest (after init, before
  * power-on); the enclave verifies it, measures the images and opens the
  * existing state once. *state_file: the state file it refused, or 0. */
-svtpm_err eh_bind(struct enclave_host *eh, const uint8_t *manifest, uint32_t len, uint32_t *state_file);
+svtpm_err eh_bind(struct enclave_host *eh, const uint8_t *manifest, uint32_t len,
+                  const uint8_t *auth, uint32_t auth_len, uint32_t *state_file);
 struct enclave_state_info { bool have_permall; uint64_t seq; uint8_t vtpm_id[16]; uint32_t open_ns; };
 svtpm_err eh_state_info(struct enclave_host *eh, struct enclave_state_info *si);
 /* kind: enclave import.h IMPORT_KEY_*; secret: key file bytes or passphrase */

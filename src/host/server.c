@@ -2,6 +2,7 @@
 #include "abi.h"
 #include "bytes.h"
 #include "import_cmd.h"
+#include "manifest.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -221,34 +222,53 @@ svtpm_err server_spawn_enclave(struct server *s)
 }
 
 /* The manifest is read here and judged only by the enclave. */
-static svtpm_err bind_manifest(struct server *s)
+/* A small tenant document, read whole; its contents are the enclave's to judge. */
+static svtpm_err read_doc(const char *path, const char *what, uint8_t *buf, size_t max, size_t *len)
 {
-    const struct config *c = s->cfg;
-    uint8_t buf[SVTPM_MANIFEST_MAX + 1];
-    svtpm_err err = SVTPM_E_IO;
     ssize_t n = -1;
-    int fd = open(c->manifest, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
-        n = read(fd, buf, sizeof buf);
+        n = read(fd, buf, max + 1);
         close(fd);
     }
     if (n < 0) {
-        herr("cannot read the binding manifest %s: %s", c->manifest, strerror(errno));
-        goto out;
+        herr("cannot read the %s %s: %s", what, path, strerror(errno));
+        return SVTPM_E_IO;
     }
-    if ((size_t)n > SVTPM_MANIFEST_MAX) {
-        herr("the binding manifest %s is larger than %u bytes: not a manifest", c->manifest,
-             SVTPM_MANIFEST_MAX);
-        err = SVTPM_E_TOOBIG;
-        goto out;
+    if ((size_t)n > max) {
+        herr("the %s %s is larger than %zu bytes: not one", what, path, max);
+        return SVTPM_E_TOOBIG;
     }
+    *len = (size_t)n;
+    return SVTPM_OK;
+}
+
+static svtpm_err bind_manifest(struct server *s)
+{
+    const struct config *c = s->cfg;
+    uint8_t buf[SVTPM_MANIFEST_MAX + 1], auth[RESTORE_AUTH_LEN + 1];
+    size_t n = 0, na = 0;
+    svtpm_err err = read_doc(c->manifest, "binding manifest", buf, SVTPM_MANIFEST_MAX, &n);
+    if (!err && c->restore_auth)
+        err = read_doc(c->restore_auth, "restore authorisation", auth, RESTORE_AUTH_LEN, &na);
+    if (err)
+        goto out;
     s->eh.images = c->vm_images;
     s->eh.n_images = c->n_vm_images;
+    if (c->counters && strcmp(c->counters, "none") != 0) {
+        if (mkdir(c->counters, 0700) != 0 && errno != EEXIST) {
+            herr("cannot create the counters directory %s: %s", c->counters, strerror(errno));
+            goto out;
+        }
+        if ((err = sd_init(&s->nrs, c->counters, 0600)))
+            goto out;
+        s->eh.nrs = &s->nrs;
+    }
     if ((err = sd_lock(&s->sd, 0)))
         goto out;
     uint32_t file = 0;
     char p[4096];
-    err = eh_bind(&s->eh, buf, (uint32_t)n, &file);
+    err = eh_bind(&s->eh, buf, (uint32_t)n, auth, (uint32_t)na, &file);
     if (err && file)
         herr("refusing to start: the sealed state %s does not belong to the binding in %s (%s; the "
              "enclave's message above says why); every file is left untouched",
@@ -387,6 +407,8 @@ void server_close(struct server *s)
 {
     eh_stop(&s->eh);
     sd_fini(&s->sd);
+    if (s->eh.nrs)
+        sd_fini(&s->nrs);
     if (s->cfg->ctrl.kind == CH_UNIX_PATH)
         unlink(s->cfg->ctrl.path);
     if (s->cfg->server.kind == CH_UNIX_PATH)

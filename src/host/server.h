@@ -13,6 +13,7 @@ struct server {
     const struct config *cfg;
     struct enclave_host eh;
     struct statedir sd;
+    struct statedir nrs;       /* the counters directory, when bound */
     bool running;               /* the TPM is powered on */
     uint8_t locality;
     uint32_t buffersize;        /* negotiated TPM buffer size */

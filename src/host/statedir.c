@@ -12,15 +12,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const names[3] = { NULL, "svtpm.permall", "svtpm.volatilestate" };
+/* svtpm.nrs lives in the host-wide counters directory, not a VM's. */
+static const char *const names[4] = { NULL, "svtpm.permall", "svtpm.volatilestate", "svtpm.nrs" };
 
-static bool valid(uint32_t file) { return file == STATE_FILE_PERMALL || file == STATE_FILE_VOLATILE; }
+static bool valid(uint32_t file) { return file >= STATE_FILE_PERMALL && file <= STATE_FILE_NRS; }
 
 svtpm_err sd_init(struct statedir *sd, const char *dir, mode_t mode)
 {
     memset(sd, 0, sizeof *sd);
     sd->lock_fd = -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         sd->fd[i] = -1;
     sd->mode = mode;
     sd->dir = strdup(dir);
@@ -29,7 +30,7 @@ svtpm_err sd_init(struct statedir *sd, const char *dir, mode_t mode)
 
 void sd_fini(struct statedir *sd)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (sd->fd[i] >= 0)
             close(sd->fd[i]);
     if (sd->lock_fd >= 0)
@@ -75,6 +76,13 @@ svtpm_err sd_lock(struct statedir *sd, unsigned retries)
     }
     sd->lock_fd = fd;
     return SVTPM_OK;
+}
+
+void sd_unlock(struct statedir *sd)
+{
+    if (sd->lock_fd >= 0)
+        close(sd->lock_fd);   /* an OFD lock goes with its last descriptor */
+    sd->lock_fd = -1;
 }
 
 static int open_file(struct statedir *sd, uint32_t file)

@@ -12,7 +12,7 @@ struct statedir {
     char *dir;
     mode_t mode;
     int lock_fd;
-    int fd[3];               /* open sealed files, by STATE_FILE_* */
+    int fd[4];               /* open sealed files, by STATE_FILE_* */
     uint64_t writes;         /* durable updates done (for logs and tests) */
 };
 
@@ -21,6 +21,7 @@ void sd_fini(struct statedir *sd);
 /* Takes the `.lock` write lock (OFD lock: excludes swtpm too); retries every
  * 10 ms up to `retries` times. Holding it already is success. */
 svtpm_err sd_lock(struct statedir *sd, unsigned retries);
+void sd_unlock(struct statedir *sd);
 /* Path of a state file (for messages). */
 const char *sd_path(const struct statedir *sd, uint32_t file, char *buf, size_t len);
 bool sd_exists(const struct statedir *sd, uint32_t file);

@@ -5,7 +5,8 @@
 #   * checks the prerequisites (the vTPM binary, tpm2-tools, swtpm_ioctl, ...) and
 #     skips the test (exit 77, reason on the last line) when something is missing;
 #   * creates a private work directory $WORK (removed at exit unless KEEP=1);
-#   * exports SVTPM_PLATFORM_KEY=$WORK/platform.key (same path for every start
+#   * exports SVTPM_PLATFORM_KEY=$WORK/platform.key and SVTPM_COUNTERS=$WORK/counters
+#     (the counter store of bound vTPMs; same paths for every start
 #     within one test; svtpm uses it, swtpm ignores it);
 #   * installs a trap that always kills every process the test started and, on
 #     failure, prints the tail of the vTPM log and the failure reason last.
@@ -20,6 +21,8 @@
 #                       the vTPM, i.e. a crash of the whole thing) or "pid" (the main
 #                       process only; its helpers must then go away on their own)
 #   E2E_VERBOSE=1       echo the output of every successful command
+#   E2E_START_ARGS      extra options for every vtpm_start (split on spaces; e.g. a
+#                       binding manifest, see test_crash_bound.sh)
 #
 # Conventions for tests:
 #   * Run client commands through run_ok / run_fails (bounded by a timeout, output
@@ -98,6 +101,7 @@ VTPM_PIDFILE=$WORK/vtpm.pid
 E2E_OUT=$WORK/cmd.out
 E2E_ERR=$WORK/cmd.err
 export SVTPM_PLATFORM_KEY=$WORK/platform.key
+export SVTPM_COUNTERS=$WORK/counters   # bound vTPMs' counter store (--counters)
 # Never let a user's TCTI setting leak into a test before a server is started.
 export TPM2TOOLS_TCTI=none
 
@@ -332,7 +336,7 @@ vtpm_start() {   # vtpm_start [EXTRA ARGS...] : start the server on $VTPM_STATE,
       --flags not-need-init,startup-clear \
       --log "file=$VTPM_LOG,level=2" \
       --pid "file=$VTPM_PIDFILE" \
-      "$@" </dev/null >>"$VTPM_STDERR" 2>&1 &
+      "$@" ${E2E_START_ARGS:-} </dev/null >>"$VTPM_STDERR" 2>&1 &
     VTPM_PID=$!
     E2E_SERVER_PIDS+=("$VTPM_PID")
     E2E_GROUPS+=("$VTPM_PID")

@@ -47,7 +47,9 @@ def main():
         cpu_svn, signer, iv = h[80:96], h[96:128], h[128:140]
         plen = struct.unpack(">I", h[140:144])[0]
         tenant, bind_gen = h[144:176], struct.unpack(">I", h[176:180])[0]
-        assert (ver, hlen) == (2, 192) and h[78:80] == b"\0\0" and h[180:192] == bytes(12)
+        flags = struct.unpack(">I", h[180:184])[0]
+        assert (ver, hlen) == (2, 192) and h[78:80] == b"\0\0" and h[184:192] == bytes(8)
+        assert flags & ~1 == 0, "flags: only bit 0 (rollback-protected) is defined"
         assert policy == 2 and signer == mrsigner, "MRSIGNER policy, this signer"
         tag = data[base + HDR + plen:base + HDR + plen + 16]
         if tag == bytes(16):

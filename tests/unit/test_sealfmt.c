@@ -27,7 +27,8 @@
 #define OFF_PLEN     140
 #define OFF_TENANT   144
 #define OFF_BINDGEN  176
-#define OFF_RSV2     180
+#define OFF_FLAGS    180
+#define OFF_RSV2     184
 
 static struct seal_hdr sample(uint32_t plen)
 {
@@ -50,6 +51,7 @@ static struct seal_hdr sample(uint32_t plen)
         h.tenant[i] = (uint8_t)(0xd0 + i);
     }
     h.bind_gen = 0x55667788;
+    h.flags = SEAL_F_NRS;
     for (unsigned i = 0; i < SEAL_IV_LEN; i++)
         h.iv[i] = (uint8_t)(0xc0 + i);
     return h;
@@ -71,6 +73,7 @@ static void assert_hdr_equal(const struct seal_hdr *a, const struct seal_hdr *b)
     assert_int_equal(a->payload_len, b->payload_len);
     assert_memory_equal(a->tenant, b->tenant, 32);
     assert_int_equal(a->bind_gen, b->bind_gen);
+    assert_int_equal(a->flags, b->flags);
 }
 
 static void test_constants(void **state)

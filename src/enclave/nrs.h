@@ -1,0 +1,43 @@
+/* The non-rollback store's payload: what one host's vTPMs must never see go
+ * back, one entry per vTPM, kept sealed (kind SEAL_KIND_NRS) in one file
+ * outside every VM's state directory. One file for all, so one vTPM's entry
+ * cannot be rolled back without rolling back every vTPM's on the host.
+ *
+ *   magic "NRS1" | u32 count | count × entry, sorted by vtpm_id, unique:
+ *   vtpm_id[16] | tenant[32] | u64 version | u64 permall_seq | u64 volatile_seq |
+ *   u32 failed_tries | u32 da_flags | u64 clock_hwm | u32 bind_gen | u32 0
+ *
+ * version: the last state version written for the vTPM (either file);
+ * permall_seq / volatile_seq: the version each file's current record carries
+ * (0: the file must not exist). The DA and clock fields are kept for the
+ * snapshot policy and the trusted clock. */
+#ifndef SVTPM_NRS_H
+#define SVTPM_NRS_H
+#include <stdint.h>
+#include <stddef.h>
+#include "abi.h"
+#include "err.h"
+
+#define NRS_MAGIC       "NRS1"
+#define NRS_ENTRY_LEN   96u
+#define NRS_MAX_ENTRIES ((SVTPM_STATE_PLAIN_MAX - 8u) / NRS_ENTRY_LEN)
+
+struct nrs_entry {
+    uint8_t vtpm_id[16];
+    uint8_t tenant[32];
+    uint64_t version, permall_seq, volatile_seq;
+    uint32_t failed_tries, da_flags;
+    uint64_t clock_hwm;
+    uint32_t bind_gen;
+};
+
+/* Checks the whole payload (magic, exact length, order, reserved zero). */
+svtpm_err nrs_check(const uint8_t *p, size_t len, uint32_t *count);
+/* Finds id's entry in a checked payload; SVTPM_E_NOTFOUND if absent. */
+svtpm_err nrs_find(const uint8_t *p, size_t len, const uint8_t id[16], struct nrs_entry *e);
+/* Writes the checked payload `in` with e inserted or replaced to out (cap
+ * bytes); *out_len is its length. SVTPM_E_TOOBIG when the store is full. */
+svtpm_err nrs_put(const uint8_t *in, size_t in_len, const struct nrs_entry *e,
+                  uint8_t *out, size_t cap, size_t *out_len);
+
+#endif

@@ -1,0 +1,42 @@
+/* Rollback guard: a bound vTPM's state versions, checked against the
+ * non-rollback store (nrs.h) that the host keeps outside the VM's rollback
+ * domain (`--counters`, local backend: one sealed file per host).
+ *
+ * Write order, for every state update: the new record is durable first, then
+ * the store records its version, then the TPM response may leave. So after a
+ * crash the state is at most one version ahead of the store (that record was
+ * never acknowledged: accepted, and recorded), never behind it. A state
+ * behind the store is a rollback: refused under `strict`; under `snapshot`
+ * accepted only with a tenant-signed restore authorisation naming exactly the
+ * recorded version and the snapshot's, and the versions keep growing, so the
+ * authorisation is spent by the next write. */
+#ifndef SVTPM_ROLLBACK_H
+#define SVTPM_ROLLBACK_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "manifest.h"
+#include "nrs.h"
+#include "sealfmt.h"
+
+struct store;
+
+struct rollback {
+    bool active;             /* bound, with a counter store */
+    uint8_t policy;          /* ROLLBACK_* */
+    bool have_entry;         /* e: this vTPM's entry as the store holds it */
+    struct nrs_entry e;
+    bool have_auth;          /* a verified restore authorisation */
+    struct restore_auth auth;
+    bool restored;           /* this power-on opened an authorised older state */
+};
+
+/* A record of `file` was picked (h), or the file is absent (h NULL): may it
+ * be used? Audit record and SVTPM_E_ROLLBACK (or _FOREIGN) when not. */
+svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h);
+/* Records that `file` now holds version seq (0: deleted); after the write is
+ * durable, before anything is acknowledged. */
+svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq);
+/* The version the next record of a file at file_seq gets. */
+uint64_t rollback_next_seq(const struct store *s, uint64_t file_seq);
+
+#endif
