@@ -180,7 +180,7 @@ static void test_round_trip(void **state)
     expect_load(f, PERM, 0, 3);
     /* invalid file numbers */
     assert_int_equal(store_load(&f->s, 0, &out, &n), SVTPM_E_INVAL);
-    assert_int_equal(store_load(&f->s, 3, &out, &n), SVTPM_E_INVAL);
+    assert_int_equal(store_load(&f->s, STATE_FILE_NRS + 1, &out, &n), SVTPM_E_INVAL);
     assert_int_equal(store_save(&f->s, 0, f->buf, 1), SVTPM_E_INVAL);
     assert_int_equal(store_save(&f->s, 7, f->buf, 1), SVTPM_E_INVAL);
 }
