@@ -257,7 +257,7 @@ static svtpm_err e_state_info(struct enclave *e, struct rd *req, struct wr *resp
 {
     if (rd_left(req))
         return SVTPM_E_INVAL;
-    wr_u8(resp, e->store.f[STATE_FILE_PERMALL].known);
+    wr_u8(resp, e->store.f[STATE_FILE_PERMALL].known && e->store.f[STATE_FILE_PERMALL].cur_slot >= 0);
     wr_be64(resp, e->store.f[STATE_FILE_PERMALL].seq);
     wr_bytes(resp, e->store.vtpm_id, 16);
     wr_be32(resp, e->store.open_ns);

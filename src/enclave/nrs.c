@@ -1,6 +1,10 @@
 #include "nrs.h"
 #include "bytes.h"
+#include <stdbool.h>
 #include <string.h>
+
+_Static_assert(16 + 32 + 3 * 8 + 2 * SEAL_IV_LEN + 2 * 4 + 8 + 4 + NRS_RESERVED == NRS_ENTRY_LEN,
+               "counter store entry layout");
 
 static void get_entry(const uint8_t *p, struct nrs_entry *e)
 {
@@ -10,6 +14,8 @@ static void get_entry(const uint8_t *p, struct nrs_entry *e)
     e->version = rd_be64(&r);
     e->permall_seq = rd_be64(&r);
     e->volatile_seq = rd_be64(&r);
+    rd_bytes(&r, e->permall_iv, SEAL_IV_LEN);
+    rd_bytes(&r, e->volatile_iv, SEAL_IV_LEN);
     e->failed_tries = rd_be32(&r);
     e->da_flags = rd_be32(&r);
     e->clock_hwm = rd_be64(&r);
@@ -24,11 +30,20 @@ static void put_entry(uint8_t *p, const struct nrs_entry *e)
     wr_be64(&w, e->version);
     wr_be64(&w, e->permall_seq);
     wr_be64(&w, e->volatile_seq);
+    wr_bytes(&w, e->permall_iv, SEAL_IV_LEN);
+    wr_bytes(&w, e->volatile_iv, SEAL_IV_LEN);
     wr_be32(&w, e->failed_tries);
     wr_be32(&w, e->da_flags);
     wr_be64(&w, e->clock_hwm);
     wr_be32(&w, e->bind_gen);
-    wr_be32(&w, 0);
+    static const uint8_t zero[NRS_RESERVED];
+    wr_bytes(&w, zero, NRS_RESERVED);
+}
+
+static bool reserved_zero(const uint8_t *e)
+{
+    static const uint8_t zero[NRS_RESERVED];
+    return memcmp(e + NRS_ENTRY_LEN - NRS_RESERVED, zero, NRS_RESERVED) == 0;
 }
 
 svtpm_err nrs_check(const uint8_t *p, size_t len, uint32_t *count)
@@ -40,7 +55,7 @@ svtpm_err nrs_check(const uint8_t *p, size_t len, uint32_t *count)
         return SVTPM_E_FORMAT;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = p + 8 + (size_t)i * NRS_ENTRY_LEN;
-        if (get_be32(e + NRS_ENTRY_LEN - 4) != 0)
+        if (!reserved_zero(e))
             return SVTPM_E_FORMAT;
         /* strictly ascending ids: one entry per vTPM, found by one rule */
         if (i && memcmp(e - NRS_ENTRY_LEN, e, 16) >= 0)

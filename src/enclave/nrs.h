@@ -3,29 +3,36 @@
  * outside every VM's state directory. One file for all, so one vTPM's entry
  * cannot be rolled back without rolling back every vTPM's on the host.
  *
- *   magic "NRS1" | u32 count | count × entry, sorted by vtpm_id, unique:
+ *   magic "NRS2" | u32 count | count × entry (128 bytes), sorted by vtpm_id, unique:
  *   vtpm_id[16] | tenant[32] | u64 version | u64 permall_seq | u64 volatile_seq |
- *   u32 failed_tries | u32 da_flags | u64 clock_hwm | u32 bind_gen | u32 0
+ *   permall_iv[12] | volatile_iv[12] | u32 failed_tries | u32 da_flags |
+ *   u64 clock_hwm | u32 bind_gen | 12 zero bytes
  *
  * version: the last state version written for the vTPM (either file);
  * permall_seq / volatile_seq: the version each file's current record carries
- * (0: the file must not exist). The DA and clock fields are kept for the
- * snapshot policy and the trusted clock. */
+ * (0: the file must not exist); permall_iv / volatile_iv: that record's IV,
+ * which names one record, not just a number: a record the host hid and later
+ * puts back cannot stand in for the acknowledged one of the same version.
+ * The DA and clock fields are kept for the snapshot policy and the trusted
+ * clock. */
 #ifndef SVTPM_NRS_H
 #define SVTPM_NRS_H
 #include <stdint.h>
 #include <stddef.h>
 #include "abi.h"
 #include "err.h"
+#include "sealfmt.h"
 
-#define NRS_MAGIC       "NRS1"
-#define NRS_ENTRY_LEN   96u
+#define NRS_MAGIC       "NRS2"
+#define NRS_ENTRY_LEN   128u
+#define NRS_RESERVED    12u
 #define NRS_MAX_ENTRIES ((SVTPM_STATE_PLAIN_MAX - 8u) / NRS_ENTRY_LEN)
 
 struct nrs_entry {
     uint8_t vtpm_id[16];
     uint8_t tenant[32];
     uint64_t version, permall_seq, volatile_seq;
+    uint8_t permall_iv[SEAL_IV_LEN], volatile_iv[SEAL_IV_LEN];
     uint32_t failed_tries, da_flags;
     uint64_t clock_hwm;
     uint32_t bind_gen;

@@ -10,24 +10,38 @@ static uint64_t *file_seq(struct nrs_entry *e, uint32_t file)
     return file == STATE_FILE_PERMALL ? &e->permall_seq : &e->volatile_seq;
 }
 
-/* Reads the store (the host holds its lock from here until our write, or
- * the end of the ECALL) and this vTPM's entry. *p: the payload, or NULL. */
-static svtpm_err fetch(struct store *s, uint8_t **p, uint32_t *len)
+static uint8_t *file_iv(struct nrs_entry *e, uint32_t file)
 {
-    struct rollback *rb = &s->rb;
+    return file == STATE_FILE_PERMALL ? e->permall_iv : e->volatile_iv;
+}
+
+/* The fields another writer would have changed (DA and clock fields are
+ * this process's too, but compared with the versions they are redundant). */
+static bool same_versions(const struct nrs_entry *a, const struct nrs_entry *b)
+{
+    return a->version == b->version && a->permall_seq == b->permall_seq &&
+           a->volatile_seq == b->volatile_seq &&
+           memcmp(a->permall_iv, b->permall_iv, SEAL_IV_LEN) == 0 &&
+           memcmp(a->volatile_iv, b->volatile_iv, SEAL_IV_LEN) == 0;
+}
+
+/* Reads the store (the host holds its lock from here until our write, or
+ * the end of the ECALL) and this vTPM's entry into *e (*have: it exists).
+ * *p: the payload, or NULL when there is no store yet. */
+static svtpm_err fetch(struct store *s, uint8_t **p, uint32_t *len, struct nrs_entry *e, bool *have)
+{
     *p = NULL;
     *len = 0;
+    *have = false;
     svtpm_err err = store_load(s, STATE_FILE_NRS, p, len);
-    if (err == SVTPM_E_NOTFOUND) {
-        rb->have_entry = false;
+    if (err == SVTPM_E_NOTFOUND)
         return SVTPM_OK;
-    }
     if (!err) {
-        err = nrs_find(*p, *len, s->vtpm_id, &rb->e);
-        rb->have_entry = err == SVTPM_OK;
+        err = nrs_find(*p, *len, s->vtpm_id, e);
+        *have = err == SVTPM_OK;
         if (err == SVTPM_E_NOTFOUND)
             err = SVTPM_OK;
-        else if (!err && !ct_equal(rb->e.tenant, s->tenant, 32))
+        else if (!err && !ct_equal(e->tenant, s->tenant, 32))
             err = SVTPM_E_FOREIGN;   /* re-bound to another tenant: not by a manifest */
     }
     if (err) {
@@ -49,6 +63,8 @@ static svtpm_err put(struct store *s, const struct nrs_entry *e, const uint8_t *
         s->rb.e = *e;
         s->rb.have_entry = true;
     } else {
+        /* The write may have landed anyway: what the store holds is unknown. */
+        s->rb.have_entry = false;
         elog(s->oc, LOG_ERR, "the counter store could not record state version %llu: %s",
              (unsigned long long)e->version, svtpm_strerror(err));
     }
@@ -56,16 +72,35 @@ static svtpm_err put(struct store *s, const struct nrs_entry *e, const uint8_t *
     return err;
 }
 
-svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq)
+/* Once this process has seen its entry, only this process changes it: a
+ * difference is another writer. */
+static svtpm_err check_unchanged(struct store *s, const struct nrs_entry *e, bool have)
 {
+    struct rollback *rb = &s->rb;
+    if (!rb->have_entry || (have && same_versions(e, &rb->e)))
+        return SVTPM_OK;
+    eaudit(s->oc, "counter-store-changed", "this vTPM's counter-store entry changed under it (this "
+           "process last saw state version %llu, the store now holds %s): another instance of this "
+           "vTPM is writing (a fork), or the store was replaced: refused",
+           (unsigned long long)rb->e.version, have ? "another" : "no entry");
+    return SVTPM_E_ROLLBACK;
+}
+
+svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq, const uint8_t *iv)
+{
+    struct rollback *rb = &s->rb;
     uint8_t *p = NULL;
     uint32_t len = 0;
-    if (!s->rb.active)
+    struct nrs_entry e;
+    bool have;
+    if (!rb->active)
         return SVTPM_OK;
-    svtpm_err err = fetch(s, &p, &len);
+    memset(&e, 0, sizeof e);
+    svtpm_err err = fetch(s, &p, &len, &e, &have);
+    if (!err)
+        err = check_unchanged(s, &e, have);
     if (!err) {
-        struct nrs_entry e = s->rb.e;
-        if (!s->rb.have_entry) {
+        if (!have) {
             memset(&e, 0, sizeof e);
             memcpy(e.vtpm_id, s->vtpm_id, 16);
             memcpy(e.tenant, s->tenant, 32);
@@ -73,6 +108,10 @@ svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq)
         if (seq > e.version)
             e.version = seq;
         *file_seq(&e, file) = seq;
+        if (iv)
+            memcpy(file_iv(&e, file), iv, SEAL_IV_LEN);
+        else
+            memset(file_iv(&e, file), 0, SEAL_IV_LEN);
         e.bind_gen = s->bind_gen;
         err = put(s, &e, p, len);
     }
@@ -92,6 +131,36 @@ static bool authorised(const struct rollback *rb, uint32_t file, uint64_t seq)
            rb->auth.from_version == rb->e.version && rb->auth.to_version == seq;
 }
 
+/* A record one version past the recorded one was written and never
+ * recorded: the process stopped (or its store write failed) before the
+ * response left. Nothing of it was acknowledged; it is recorded now. */
+static svtpm_err accept_inflight(struct store *s, uint32_t file, const struct seal_hdr *h)
+{
+    elog(s->oc, LOG_WARN, "sealed %s: state version %llu was written but not recorded (the vTPM "
+         "stopped before answering); recording it", store_file_name(file), (unsigned long long)h->seq);
+    return rollback_written(s, file, h->seq, h->iv);
+}
+
+static svtpm_err check_older(struct store *s, uint32_t file, const struct seal_hdr *h)
+{
+    struct rollback *rb = &s->rb;
+    const char *f = store_file_name(file);
+    if (authorised(rb, file, h->seq)) {
+        if (!rb->restored)
+            eaudit(s->oc, "restore-authorised", "sealed %s: opening state version %llu in place of "
+                   "%llu under the tenant's restore authorisation (policy snapshot)", f,
+                   (unsigned long long)h->seq, (unsigned long long)rb->e.version);
+        rb->restored = true;
+        return SVTPM_OK;
+    }
+    eaudit(s->oc, "rollback", "sealed %s holds state version %llu, older than the recorded version "
+           "%llu (policy %s%s): refused", f, (unsigned long long)h->seq,
+           (unsigned long long)rb->e.version, rollback_policy_name(rb->policy),
+           rb->policy == ROLLBACK_SNAPSHOT ? "; a restore needs the tenant's authorisation "
+           "(svtpm-tenant authorize-restore --from <recorded> --to <snapshot's>)" : "");
+    return SVTPM_E_ROLLBACK;
+}
+
 svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h)
 {
     struct rollback *rb = &s->rb;
@@ -100,19 +169,30 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
     uint32_t len = 0;
     if (!rb->active)
         return SVTPM_OK;
-    svtpm_err err = fetch(s, &p, &len);
+    struct nrs_entry e;
+    bool have;
+    memset(&e, 0, sizeof e);
+    svtpm_err err = fetch(s, &p, &len, &e, &have);
     free(p);
+    if (!err)
+        err = check_unchanged(s, &e, have);
     if (err)
         return err;
+    rb->e = e;
+    rb->have_entry = have;
     if (!rb->have_entry) {
-        if (h && (h->flags & SEAL_F_NRS)) {
+        /* No entry reads as version 0: a first record (version 1) in flight
+         * is enrolled like any other; a newer protected one means the store
+         * lost this vTPM. An unprotected record is enrolled as it is. */
+        if (h && (h->flags & SEAL_F_NRS) && h->seq != 1) {
             eaudit(s->oc, "counter-store-replaced", "sealed %s holds state version %llu written under "
                    "rollback protection, but the counter store has no entry for this vTPM: the store "
                    "was replaced or lost: refused", f, (unsigned long long)h->seq);
             return SVTPM_E_ROLLBACK;
         }
-        /* First start under rollback protection: enrol what is there. */
-        return h ? rollback_written(s, file, h->seq) : SVTPM_OK;
+        if (h && (h->flags & SEAL_F_NRS))
+            return accept_inflight(s, file, h);
+        return h ? rollback_written(s, file, h->seq, h->iv) : SVTPM_OK;
     }
     uint64_t cur = *file_seq(&rb->e, file), ver = rb->e.version;
     if (!h) {
@@ -126,32 +206,20 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
         }
         elog(s->oc, LOG_WARN, "sealed %s (state version %llu) is gone: starting without it", f,
              (unsigned long long)cur);
-        return rollback_written(s, file, 0);
+        return rollback_written(s, file, 0, NULL);
     }
-    if (h->seq == cur)
-        return SVTPM_OK;
-    if (h->seq == ver + 1) {
-        /* Written, never recorded: a crash before the response left. */
-        elog(s->oc, LOG_WARN, "sealed %s: state version %llu was written but not recorded (the vTPM "
-             "stopped before answering); recording it", f, (unsigned long long)h->seq);
-        return rollback_written(s, file, h->seq);
-    }
-    if (h->seq < cur || (cur == 0 && h->seq <= ver)) {
-        if (authorised(rb, file, h->seq)) {
-            if (!rb->restored)
-                eaudit(s->oc, "restore-authorised", "sealed %s: opening state version %llu in place of "
-                   "%llu under the tenant's restore authorisation (policy snapshot)", f,
-                   (unsigned long long)h->seq, (unsigned long long)ver);
-            rb->restored = true;
+    if (h->seq == cur) {
+        if (ct_equal(h->iv, file_iv(&rb->e, file), SEAL_IV_LEN))
             return SVTPM_OK;
-        }
-        eaudit(s->oc, "rollback", "sealed %s holds state version %llu, older than the recorded version "
-               "%llu (policy %s%s): refused", f, (unsigned long long)h->seq, (unsigned long long)ver,
-               rollback_policy_name(rb->policy),
-               rb->policy == ROLLBACK_SNAPSHOT ? "; a restore needs the tenant's authorisation "
-               "(svtpm-tenant authorize-restore --from <recorded> --to <snapshot's>)" : "");
+        eaudit(s->oc, "rollback", "sealed %s holds a record of the recorded state version %llu that is "
+               "not the recorded one: a write that was never acknowledged, kept and put back: refused",
+               f, (unsigned long long)cur);
         return SVTPM_E_ROLLBACK;
     }
+    if (h->seq == ver + 1)
+        return accept_inflight(s, file, h);
+    if (h->seq < cur || (cur == 0 && h->seq <= ver))
+        return check_older(s, file, h);
     eaudit(s->oc, "counter-store-rollback", "sealed %s holds state version %llu, but the counter "
            "store records %llu: the store went back or is another host's: refused", f,
            (unsigned long long)h->seq, (unsigned long long)ver);

@@ -9,7 +9,13 @@
  * behind the store is a rollback: refused under `strict`; under `snapshot`
  * accepted only with a tenant-signed restore authorisation naming exactly the
  * recorded version and the snapshot's, and the versions keep growing, so the
- * authorisation is spent by the next write. */
+ * authorisation is spent by the next write.
+ *
+ * A recorded version names one record (its IV), not a number: a version can
+ * be handed out twice across a restart (a write the host discarded before it
+ * was recorded), and only the acknowledged record of it may be opened.
+ * Within a process no version is handed out twice: a failed write wedges the
+ * store (store.h) until the files are re-read. */
 #ifndef SVTPM_ROLLBACK_H
 #define SVTPM_ROLLBACK_H
 #include <stdbool.h>
@@ -33,9 +39,12 @@ struct rollback {
 /* A record of `file` was picked (h), or the file is absent (h NULL): may it
  * be used? Audit record and SVTPM_E_ROLLBACK (or _FOREIGN) when not. */
 svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h);
-/* Records that `file` now holds version seq (0: deleted); after the write is
- * durable, before anything is acknowledged. */
-svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq);
+/* Records that `file` now holds the record version seq with IV iv (seq 0,
+ * iv NULL: deleted); after the write is durable, before anything is
+ * acknowledged. Refuses (audit counter-store-changed) when this vTPM's entry
+ * is not what this process last saw: another instance of the vTPM wrote it
+ * (a fork), or the store was replaced under it. */
+svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq, const uint8_t *iv);
 /* The version the next record of a file at file_seq gets. */
 uint64_t rollback_next_seq(const struct store *s, uint64_t file_seq);
 

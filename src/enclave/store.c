@@ -88,6 +88,7 @@ static void uuid_str(char out[37], const uint8_t id[16])
 
 void store_reset(struct store *s)
 {
+    s->wedged = false;
     for (size_t i = 0; i < 4; i++) {
         s->f[i].known = false;
         s->f[i].cur_slot = -1;
@@ -220,13 +221,11 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
     put_be32(ocall_req(s->oc), file);
     err = ocall_invoke(s->oc, OCALL_STATE_READ, 4, &resp, &rlen);
     if (err == SVTPM_E_NOTFOUND) {
-        s->f[file].known = false;
         s->f[file].cur_slot = -1;
         s->f[file].seq = 0;
-        if (file != STATE_FILE_NRS) {
-            svtpm_err rerr = rollback_check(s, file, NULL);
-            err = rerr ? rerr : SVTPM_E_NOTFOUND;
-        }
+        svtpm_err rerr = file != STATE_FILE_NRS ? rollback_check(s, file, NULL) : SVTPM_OK;
+        s->f[file].known = rerr == SVTPM_OK;   /* known to be absent */
+        err = rerr ? rerr : SVTPM_E_NOTFOUND;
         goto out;
     }
     if (err)
@@ -324,36 +323,70 @@ out:
     return err;
 }
 
+/* Under rollback protection a failed write leaves a record whose version
+ * may or may not be durable, and is not recorded: handing out a version
+ * again (to this file or the other) could make two records of it, or one
+ * that is neither recorded nor next. Fail-stop until the files are re-read. */
+static svtpm_err wedge(struct store *s, uint32_t file, svtpm_err err)
+{
+    if (err && s->rb.active && !s->wedged) {
+        s->wedged = true;
+        elog(s->oc, LOG_ERR, "sealed %s: a write failed under rollback protection; no state is "
+             "written until the vTPM is powered on again (CMD_INIT)", store_file_name(file));
+    }
+    return err;
+}
+
+static svtpm_err refuse_wedged(struct store *s, uint32_t file)
+{
+    elog(s->oc, LOG_ERR, "sealed %s: not written: an earlier write failed (see above); the state "
+         "files are re-read at the next power-on", store_file_name(file));
+    return SVTPM_E_STATE;
+}
+
+/* Reads a file not read since the last reset (its content is not needed). */
+static svtpm_err learn(struct store *s, uint32_t file)
+{
+    uint8_t *old = NULL;
+    uint32_t olen = 0;
+    if (s->f[file].known)
+        return SVTPM_OK;
+    svtpm_err err = store_load(s, file, &old, &olen);
+    if (old) {
+        secure_wipe(old, olen);
+        free(old);
+    }
+    return err == SVTPM_E_NOTFOUND ? SVTPM_OK : err;
+}
+
 svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32_t len)
 {
     svtpm_err err = SVTPM_E_INVAL;
     if (!valid_file(file))
         goto out;
-    struct store_file *f = &s->f[file];
-    if (!f->known) {
-        /* Learn the file's current slot and version before overwriting. */
-        uint8_t *old = NULL;
-        uint32_t olen = 0;
-        err = store_load(s, file, &old, &olen);
-        if (old) {
-            secure_wipe(old, olen);
-            free(old);
-        }
-        if (err == SVTPM_E_NOTFOUND) {
-            err = crypto_random(f->key_id, 32);
-            f->cur_slot = -1;
-            f->seq = 0;
-        }
-        if (err)
-            goto out;
+    if (s->wedged && file != STATE_FILE_NRS) {
+        err = refuse_wedged(s, file);
+        goto out;
     }
+    struct store_file *f = &s->f[file];
+    bool nrs = file == STATE_FILE_NRS;
+    /* Learn the file's current slot and version before overwriting; under
+     * rollback protection the other file's too, so that a record of it
+     * written but not recorded is resolved before a version is handed out
+     * (else both could get the same one). */
+    err = learn(s, file);
+    if (!err && !nrs && s->rb.active)
+        err = learn(s, file == STATE_FILE_PERMALL ? STATE_FILE_VOLATILE : STATE_FILE_PERMALL);
+    if (!err && f->cur_slot < 0)
+        err = crypto_random(f->key_id, 32);   /* a new file: its own KDF salt */
+    if (err)
+        goto out;
     if (!s->have_id) {
         err = crypto_random(s->vtpm_id, 16);
         if (err)
             goto out;
         s->have_id = true;
     }
-    bool nrs = file == STATE_FILE_NRS;
     struct seal_hdr h = { .kind = kind_of(file), .seq = nrs ? f->seq + 1 : rollback_next_seq(s, f->seq) };
     if (!nrs)
         store_stamp(s, &h);
@@ -380,15 +413,17 @@ svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32
     f->seq = h.seq;
     f->cur_len = len;
     if (!nrs)
-        err = rollback_written(s, file, h.seq);
+        err = rollback_written(s, file, h.seq, h.iv);
 out:
-    return err;
+    return file == STATE_FILE_NRS ? err : wedge(s, file, err);
 }
 
 svtpm_err store_delete(struct store *s, uint32_t file)
 {
     if (!valid_file(file))
         return SVTPM_E_INVAL;
+    if (s->wedged && file != STATE_FILE_NRS)
+        return refuse_wedged(s, file);
     put_be32(ocall_req(s->oc), file);
     svtpm_err err = ocall_invoke(s->oc, OCALL_STATE_DELETE, 4, NULL, NULL);
     if (err == SVTPM_E_NOTFOUND)
@@ -398,7 +433,7 @@ svtpm_err store_delete(struct store *s, uint32_t file)
         s->f[file].cur_slot = -1;
         s->f[file].seq = 0;
         if (file != STATE_FILE_NRS)
-            err = rollback_written(s, file, 0);
+            err = rollback_written(s, file, 0, NULL);
     }
-    return err;
+    return file == STATE_FILE_NRS ? err : wedge(s, file, err);
 }

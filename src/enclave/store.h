@@ -12,7 +12,7 @@
 #include "sealfmt.h"
 
 struct store_file {
-    bool known;          /* loaded (or written) since the last power-on */
+    bool known;          /* read (found or absent) or written since the last reset */
     int cur_slot;        /* slot holding the current record, -1 if none */
     uint64_t seq;
     uint32_t cur_len;    /* payload length of the current record */
@@ -29,6 +29,10 @@ struct store {
     uint32_t bind_gen;   /* the binding manifest's generation; 0 when unbound */
     struct store_file f[4];   /* by STATE_FILE_* */
     struct rollback rb;
+    /* A write under rollback protection failed: whether its record is
+     * durable, and recorded, is unknown, so no version may be handed out
+     * until the files are re-read (store_reset, at the next power-on). */
+    bool wedged;
     uint8_t *plain;      /* SEAL_PAYLOAD_MAX scratch for decryption */
     uint32_t open_ns;    /* time the last successful open spent in crypto */
     /* Why the last load failed, for the host's error message. */
@@ -44,7 +48,8 @@ void store_name_id(struct store *s, const uint8_t id[16]);
 void store_bind(struct store *s, const uint8_t id[16], const uint8_t tenant[32], uint32_t gen);
 /* Stamps the binding (vTPM id, tenant, generation) into a header to seal. */
 void store_stamp(const struct store *s, struct seal_hdr *h);
-/* Forget what is known about the files (their slots are re-read on next use). */
+/* Forget what is known about the files (their slots are re-read on next use);
+ * ends a wedge. */
 void store_reset(struct store *s);
 
 /* *out is malloc'd (libtpms frees it); SVTPM_E_NOTFOUND when there is no file. */

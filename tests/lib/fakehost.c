@@ -19,7 +19,18 @@ static void *xcalloc(size_t n, size_t sz)
 
 static bool valid_file(uint32_t file)
 {
-    return file == STATE_FILE_PERMALL || file == STATE_FILE_VOLATILE;
+    return file == STATE_FILE_PERMALL || file == STATE_FILE_VOLATILE || file == STATE_FILE_NRS;
+}
+
+/* The file a host's requests for `file` reach (the counter store may be
+ * another host's); NULL past the table (f[0] exists but is never used). */
+static struct fh_file *file_of(struct fakehost *h, uint32_t file)
+{
+    if (file >= sizeof h->f / sizeof h->f[0])
+        return NULL;
+    if (file == STATE_FILE_NRS && h->nrs_host)
+        h = h->nrs_host;
+    return &h->f[file];
 }
 
 void fh_init(struct fakehost *h)
@@ -42,7 +53,7 @@ void fh_log_clear(struct fakehost *h)
 
 void fh_fini(struct fakehost *h)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         free(h->f[i].data);
     fh_log_clear(h);
     memset(h, 0, sizeof *h);
@@ -79,20 +90,38 @@ void fh_revive(struct fakehost *h)
     h->fault_at = -1;
     h->fault = FH_NONE;
     h->fail_reads = false;
+    h->nrs_locked = false;
+}
+
+void fh_ecall_end(struct fakehost *h)
+{
+    h->nrs_locked = false;
+}
+
+void fh_counters(struct fakehost *h, bool on)
+{
+    h->counters = on;
+}
+
+void fh_share_nrs(struct fakehost *h, struct fakehost *owner)
+{
+    h->counters = true;
+    h->nrs_host = owner == h ? NULL : owner;
 }
 
 uint8_t *fh_bytes(struct fakehost *h, uint32_t file, size_t *size)
 {
-    if (file > 2 || !h->f[file].exists)
+    struct fh_file *f = file_of(h, file);
+    if (!f || !f->exists)
         return NULL;
     if (size)
-        *size = h->f[file].size;
-    return h->f[file].data;
+        *size = f->size;
+    return f->data;
 }
 
 void fh_resize(struct fakehost *h, uint32_t file, size_t size)
 {
-    struct fh_file *f = &h->f[file];
+    struct fh_file *f = file_of(h, file);
     uint8_t *n = xcalloc(1, size);
     memcpy(n, f->data, f->size < size ? f->size : size);
     free(f->data);
@@ -103,7 +132,7 @@ void fh_resize(struct fakehost *h, uint32_t file, size_t size)
 
 void fh_put(struct fakehost *h, uint32_t file, const uint8_t *data, size_t size)
 {
-    struct fh_file *f = &h->f[file];
+    struct fh_file *f = file_of(h, file);
     free(f->data);
     f->data = xcalloc(1, size);
     if (size)
@@ -114,15 +143,15 @@ void fh_put(struct fakehost *h, uint32_t file, const uint8_t *data, size_t size)
 
 void fh_remove(struct fakehost *h, uint32_t file)
 {
-    struct fh_file *f = &h->f[file];
+    struct fh_file *f = file_of(h, file);
     free(f->data);
     memset(f, 0, sizeof *f);
 }
 
 uint8_t *fh_snapshot(const struct fakehost *h, uint32_t file, size_t *size)
 {
-    const struct fh_file *f = &h->f[file];
-    if (!f->exists)
+    const struct fh_file *f = file_of((struct fakehost *)h, file);
+    if (!f || !f->exists)
         return NULL;
     uint8_t *c = xcalloc(1, f->size);
     memcpy(c, f->data, f->size);
@@ -173,10 +202,19 @@ static svtpm_err do_read(struct fakehost *h, struct rd *r, uint8_t *out, uint32_
         h->bad_requests++;
         return SVTPM_E_INVAL;
     }
+    if (file == STATE_FILE_NRS && !h->counters) {
+        h->nrs_refused++;           /* enclave_host.c: no counters directory */
+        return SVTPM_E_INVAL;
+    }
     h->reads++;
+    if (file == STATE_FILE_NRS) {
+        /* enclave_host.c: the lock first, then the read */
+        h->nrs_locked = true;
+        h->nrs_locks++;
+    }
     if (h->fail_reads)
         return SVTPM_E_IO;
-    struct fh_file *f = &h->f[file];
+    struct fh_file *f = file_of(h, file);
     if (!f->exists)
         return SVTPM_E_NOTFOUND;
     struct wr w = wr_init(out, cap);
@@ -229,11 +267,21 @@ static svtpm_err do_write(struct fakehost *h, struct rd *r)
         h->bad_requests++;
         return SVTPM_E_INVAL;
     }
+    if (file == STATE_FILE_NRS && !h->counters) {
+        h->nrs_refused++;
+        return SVTPM_E_INVAL;
+    }
     uint64_t idx = h->writes++;
     if (idx < FH_MAX_WRITES)
         h->wlog[idx] = (struct fh_write){ file, slot, retire_off, (uint32_t)n };
     enum fh_fault fault = (int64_t)idx == h->fault_at ? h->fault : FH_NONE;
-    struct fh_file *f = &h->f[file];
+    struct fh_file *f = file_of(h, file);
+    if (file == STATE_FILE_NRS) {
+        /* enclave_host.c releases the lock after the write, whatever it did */
+        if (!h->nrs_locked)
+            h->nrs_unlocked_writes++;
+        h->nrs_locked = false;
+    }
     size_t base = (size_t)slot * SEAL_SLOT_SIZE;
 
     if (!f->exists) {
@@ -338,7 +386,8 @@ static svtpm_err do_write(struct fakehost *h, struct rd *r)
 static svtpm_err do_delete(struct fakehost *h, struct rd *r)
 {
     uint32_t file = rd_be32(r);
-    if (!rd_ok(r) || rd_left(r) || !valid_file(file)) {
+    /* the counter store is never deleted (enclave_host.c refuses it) */
+    if (!rd_ok(r) || rd_left(r) || !valid_file(file) || file == STATE_FILE_NRS) {
         h->bad_requests++;
         return SVTPM_E_INVAL;
     }

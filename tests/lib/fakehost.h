@@ -16,7 +16,25 @@
  * Faults are injected on the STATE_WRITE with index fault_at (0-based count
  * of STATE_WRITE requests seen by this host). A fault that models a crash
  * marks the host `dead`: every later OCALL fails with SVTPM_E_PEER until the
- * test "restarts" with fh_revive(). */
+ * test "restarts" with fh_revive().
+ *
+ * The counter store STATE_FILE_NRS (svtpm.nrs, in the host-wide counters
+ * directory) exists only on a host that keeps one (svtpm --counters):
+ * fh_counters(h, true). Without it (the default) every STATE_READ/WRITE of
+ * file 3 is answered SVTPM_E_INVAL, as enclave_host.c does, and counted in
+ * nrs_refused (not as a bad request: the request itself is well-formed).
+ * With it, the file is kept like the state files (same A/B layout, same
+ * faults, STATE_WRITEs to it count for fault_at), with what enclave_host.c
+ * adds:
+ *   - a STATE_READ of it takes the store's lock (nrs_locked), the next
+ *     STATE_WRITE of it releases it (whatever its outcome), as does the end
+ *     of the ECALL (fh_ecall_end) and a restart (fh_revive); a STATE_WRITE
+ *     of it without the lock held is counted in nrs_unlocked_writes (a
+ *     read-modify-write that could lose another vTPM's update);
+ *   - STATE_DELETE of it is refused (SVTPM_E_INVAL, a bad request);
+ *   - several fake hosts (one per vTPM) may share one counter store: after
+ *     fh_share_nrs(h, owner) every access of h to file 3 (OCALLs and the
+ *     fh_bytes/fh_put/... helpers) goes to owner's file. */
 #ifndef TESTS_FAKEHOST_H
 #define TESTS_FAKEHOST_H
 #include <stdbool.h>
@@ -56,7 +74,9 @@ struct fh_write {
 };
 
 struct fakehost {
-    struct fh_file f[3];            /* by STATE_FILE_* */
+    struct fh_file f[4];            /* by STATE_FILE_* (f[0] unused) */
+    bool counters;                  /* keeps a counter store (file 3): fh_counters */
+    struct fakehost *nrs_host;      /* holds the counter store, NULL: this host */
     /* counters */
     uint64_t writes;                /* STATE_WRITE requests seen (the fault index) */
     uint64_t writes_ok;             /* ... that returned OK */
@@ -68,6 +88,11 @@ struct fakehost {
     uint32_t fault_arg;
     bool fail_reads;                /* STATE_READ answers SVTPM_E_IO */
     bool dead;                      /* a crash happened: every OCALL fails */
+    /* the counter store's lock, as the enclave host takes it */
+    bool nrs_locked;                /* held by this host (read, not yet written) */
+    uint64_t nrs_locks;             /* STATE_READs of the counter store */
+    uint64_t nrs_unlocked_writes;   /* STATE_WRITEs of it without the lock held */
+    uint64_t nrs_refused;           /* file 3 OCALLs refused: no counter store */
     /* enclave log */
     char **log;
     int *log_level;
@@ -86,8 +111,16 @@ svtpm_err fh_ocall(void *ud, uint32_t id, const uint8_t *req, uint32_t len,
 
 /* Arms a fault on STATE_WRITE number `at` (0-based; counted from fh_init). */
 void fh_fault(struct fakehost *h, int64_t at, enum fh_fault f, uint32_t arg);
-/* The process "restarts": faults disarmed, dead cleared; files kept. */
+/* The process "restarts": faults disarmed, dead cleared, counter-store lock
+ * released; files kept. */
 void fh_revive(struct fakehost *h);
+/* The end of an ECALL: the host drops the counter store's lock. */
+void fh_ecall_end(struct fakehost *h);
+/* The host keeps a counter store (file 3), or not (the default). */
+void fh_counters(struct fakehost *h, bool on);
+/* h keeps a counter store and it is owner's file 3 from now on (owner == h
+ * or NULL: its own again). owner must outlive h's use of it. */
+void fh_share_nrs(struct fakehost *h, struct fakehost *owner);
 
 /* Raw file access for tampering: NULL when the file does not exist. */
 uint8_t *fh_bytes(struct fakehost *h, uint32_t file, size_t *size);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "content.h"
 #include "fakehost.h"
 #include "statedir.h"
 #include "seal.h"
@@ -60,31 +61,6 @@ static void restart(struct fx *f)
     store_fini(&f->s);
     fh_revive(&f->h);
     assert_int_equal(store_init(&f->s, &f->plat, &f->oc), SVTPM_OK);
-}
-
-/* Content of version `v` (len bytes): distinct per version and per byte. */
-static void content(uint8_t *p, uint32_t len, uint32_t v)
-{
-    uint64_t x = 0x243F6A8885A308D3ULL ^ ((uint64_t)v * 0x9E3779B97F4A7C15ULL);
-    for (uint32_t i = 0; i < len; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        p[i] = (uint8_t)x;
-    }
-    if (len >= 4)
-        put_be32(p, v);
-}
-
-static bool is_content(const uint8_t *p, uint32_t len, uint32_t want_len, uint32_t v)
-{
-    if (len != want_len)
-        return false;
-    uint8_t *e = malloc(want_len ? want_len : 1);
-    content(e, want_len, v);
-    bool ok = memcmp(e, p, len) == 0;
-    free(e);
-    return ok;
 }
 
 static svtpm_err save_v(struct fx *f, uint32_t file, uint32_t len, uint32_t v)

@@ -1,0 +1,1318 @@
+/* src/enclave/rollback.h: the rollback guard of a bound vTPM (policy strict)
+ * against the in-memory fake host (tests/lib/fakehost.h) with a counter store
+ * (STATE_FILE_NRS), including crash injection at every write point.
+ *
+ * Every store operation here is followed by fh_ecall_end(): each one stands
+ * for an ECALL, and the fake host checks that each counter-store write is
+ * part of a read-modify-write under the store's lock (nrs_unlocked_writes).
+ *
+ * The last three tests are regressions for defects this file found in
+ * rollback.c/store.c (the comment above each gives the scenario). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bytes.h"
+#include "content.h"
+#include "fakehost.h"
+#include "manifest.h"
+#include "nrs.h"
+#include "rollback.h"
+#include "sealfmt.h"
+#include "store.h"
+#include "testplat.h"
+
+#define PERM STATE_FILE_PERMALL
+#define VOL  STATE_FILE_VOLATILE
+#define NRS  STATE_FILE_NRS
+
+static const uint8_t ID_A[16] = {
+    0xa1, 0x1a, 0x22, 0x33, 0x44, 0x55, 0x46, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x01,
+};
+static const uint8_t ID_B[16] = {
+    0x0b, 0x1b, 0x22, 0x33, 0x44, 0x55, 0x46, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x02,
+};
+static const uint8_t TENANT_A[32] = { 0x7a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+static const uint8_t TENANT_B[32] = { 0x7b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+#define BIND_GEN 3u
+
+/* One vTPM: its enclave process (store) and its host (state files; the
+ * counter store may be another vTPM's host's). */
+struct vt {
+    const struct tee_platform *plat;
+    const uint8_t *id, *tenant;
+    struct fakehost h;
+    struct ocall_ctx oc;
+    struct store s;
+};
+
+struct fx {
+    struct tee_platform plat;
+    struct vt a, b;        /* b: only in the two-vTPM tests */
+    bool b_up;
+    uint8_t *buf;          /* SEAL_SLOT_SIZE scratch for contents */
+};
+
+static void vt_bind(struct vt *v)
+{
+    store_bind(&v->s, v->id, v->tenant, BIND_GEN);
+    v->s.rb.active = true;
+    v->s.rb.policy = ROLLBACK_STRICT;
+}
+
+/* A new enclave process on the same host files: a new store, a new struct
+ * rollback (nothing cached), bound as binding_verify binds it. */
+static void vt_restart(struct vt *v)
+{
+    store_fini(&v->s);
+    fh_revive(&v->h);
+    assert_int_equal(store_init(&v->s, v->plat, &v->oc), SVTPM_OK);
+    vt_bind(v);
+}
+
+static void vt_up(struct vt *v, const struct tee_platform *plat, const uint8_t *id, const uint8_t *tenant)
+{
+    v->plat = plat;
+    v->id = id;
+    v->tenant = tenant;
+    fh_init(&v->h);
+    fh_counters(&v->h, true);
+    fh_ctx(&v->h, &v->oc);
+    assert_int_equal(store_init(&v->s, plat, &v->oc), SVTPM_OK);
+    vt_bind(v);
+}
+
+/* Everything on v's host gone: a fresh host, a fresh process. */
+static void vt_wipe(struct vt *v)
+{
+    fh_fini(&v->h);
+    fh_init(&v->h);
+    fh_counters(&v->h, true);
+    vt_restart(v);
+}
+
+static void vt_down(struct vt *v)
+{
+    assert_int_equal(v->h.bad_requests, 0);         /* never a malformed OCALL */
+    assert_int_equal(v->h.nrs_unlocked_writes, 0);  /* never a blind counter-store write */
+    assert_int_equal(v->h.nrs_refused, 0);
+    store_fini(&v->s);
+    fh_ctx_free(&v->oc);
+    fh_fini(&v->h);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    testplat_init(&f->plat, 11);
+    vt_up(&f->a, &f->plat, ID_A, TENANT_A);
+    f->buf = malloc(SEAL_SLOT_SIZE);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->b_up)
+        vt_down(&f->b);
+    vt_down(&f->a);
+    free(f->buf);
+    free(f);
+    return 0;
+}
+
+static uint8_t *g_buf;   /* the fixture's scratch, for the helpers below */
+
+static svtpm_err save_v(struct vt *v, uint32_t file, uint32_t len, uint32_t ver)
+{
+    content(g_buf, len, ver);
+    svtpm_err e = store_save(&v->s, file, g_buf, len);
+    fh_ecall_end(&v->h);
+    return e;
+}
+
+static svtpm_err load_raw(struct vt *v, uint32_t file, uint8_t **out, uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    svtpm_err e = store_load(&v->s, file, out, n);
+    fh_ecall_end(&v->h);
+    return e;
+}
+
+static void expect_load(struct vt *v, uint32_t file, uint32_t len, uint32_t ver)
+{
+    uint8_t *out;
+    uint32_t n;
+    svtpm_err e = load_raw(v, file, &out, &n);
+    if (e != SVTPM_OK)
+        fail_msg("load of %s: %s, expected content v%u", store_file_name(file), svtpm_strerror(e), ver);
+    if (!is_content(out, n, len, ver))
+        fail_msg("load of %s: wrong content (len %u, expected v%u len %u)", store_file_name(file), n,
+                 ver, len);
+    free(out);
+}
+
+/* A refused load: nothing comes back, nothing is written, no file changes. */
+static svtpm_err expect_load_fails(struct vt *v, uint32_t file)
+{
+    size_t sz[4] = { 0 };
+    uint8_t *before[4] = { NULL };
+    for (uint32_t k = PERM; k <= NRS; k++)
+        before[k] = fh_snapshot(&v->h, k, &sz[k]);
+    uint64_t w = v->h.writes, d = v->h.deletes;
+    uint8_t *out = (uint8_t *)(uintptr_t)0x1;   /* sentinel */
+    uint32_t len = 0xabcdef;
+    svtpm_err e = store_load(&v->s, file, &out, &len);
+    fh_ecall_end(&v->h);
+    assert_int_not_equal(e, SVTPM_OK);
+    assert_ptr_equal(out, (uint8_t *)(uintptr_t)0x1);
+    assert_int_equal(len, 0xabcdef);
+    assert_int_equal(v->h.writes, w);
+    assert_int_equal(v->h.deletes, d);
+    for (uint32_t k = PERM; k <= NRS; k++) {
+        size_t n = 0;
+        uint8_t *after = fh_snapshot(&v->h, k, &n);
+        assert_int_equal(before[k] != NULL, after != NULL);
+        assert_int_equal(sz[k], n);
+        if (before[k])
+            assert_memory_equal(before[k], after, n);
+        free(before[k]);
+        free(after);
+    }
+    return e;
+}
+
+/* This vTPM's entry, as an outsider reads the counter store (NOTFOUND: no
+ * store or no entry). Its own ECALL: takes and drops the lock. */
+static svtpm_err peek_entry(struct vt *v, const uint8_t id[16], struct nrs_entry *e, uint32_t *count)
+{
+    struct store s2;
+    assert_int_equal(store_init(&s2, v->plat, &v->oc), SVTPM_OK);
+    uint8_t *p = NULL;
+    uint32_t n = 0, c = 0;
+    svtpm_err err = store_load(&s2, NRS, &p, &n);
+    fh_ecall_end(&v->h);
+    if (!err)
+        assert_int_equal(nrs_check(p, n, &c), SVTPM_OK);
+    if (count)
+        *count = c;
+    if (!err)
+        err = nrs_find(p, n, id, e);
+    free(p);
+    store_fini(&s2);
+    return err;
+}
+
+static struct nrs_entry entry_of(struct vt *v)
+{
+    struct nrs_entry e;
+    svtpm_err err = peek_entry(v, v->id, &e, NULL);
+    if (err)
+        fail_msg("no counter-store entry for the vTPM: %s", svtpm_strerror(err));
+    return e;
+}
+
+static void assert_entry(struct vt *v, uint64_t version, uint64_t perm_seq, uint64_t vol_seq)
+{
+    struct nrs_entry e = entry_of(v);
+    if (e.version != version || e.permall_seq != perm_seq || e.volatile_seq != vol_seq)
+        fail_msg("entry: version %llu permall %llu volatile %llu; expected %llu %llu %llu",
+                 (unsigned long long)e.version, (unsigned long long)e.permall_seq,
+                 (unsigned long long)e.volatile_seq, (unsigned long long)version,
+                 (unsigned long long)perm_seq, (unsigned long long)vol_seq);
+    assert_memory_equal(e.vtpm_id, v->id, 16);
+    assert_memory_equal(e.tenant, v->tenant, 32);
+    assert_int_equal(e.bind_gen, BIND_GEN);
+}
+
+/* The header of the record write number idx left in its slot. */
+static struct seal_hdr written_hdr(struct vt *v, uint64_t idx)
+{
+    assert_true(idx < FH_MAX_WRITES);
+    const struct fh_write *w = &v->h.wlog[idx];
+    size_t sz;
+    const uint8_t *b = fh_bytes(&v->h, w->file, &sz);
+    assert_non_null(b);
+    struct seal_hdr h;
+    assert_int_equal(seal_hdr_parse(b + (size_t)w->slot * SEAL_SLOT_SIZE, SEAL_SLOT_SIZE, &h), SVTPM_OK);
+    return h;
+}
+
+static void replace_file(struct vt *v, uint32_t file, const uint8_t *b, size_t n)
+{
+    if (b)
+        fh_put(&v->h, file, b, n);
+    else
+        fh_remove(&v->h, file);
+}
+
+/* ---- a. a fresh vTPM ---- */
+
+static void test_fresh_vtpm_versions(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    struct nrs_entry e;
+    uint8_t *out;
+    uint32_t n;
+    /* nothing yet: loads find nothing and create no counter store */
+    assert_int_equal(load_raw(v, PERM, &out, &n), SVTPM_E_NOTFOUND);
+    assert_int_equal(load_raw(v, VOL, &out, &n), SVTPM_E_NOTFOUND);
+    assert_null(fh_bytes(&v->h, NRS, NULL));
+    assert_int_equal(v->h.writes, 0);
+
+    /* the first save creates the entry */
+    assert_int_equal(save_v(v, PERM, 1315, 1), SVTPM_OK);
+    assert_int_equal(v->h.writes, 2);
+    assert_int_equal(v->h.wlog[0].file, PERM);   /* the state first, then its version */
+    assert_int_equal(v->h.wlog[1].file, NRS);
+    assert_non_null(fh_bytes(&v->h, NRS, NULL));
+    uint32_t count = 0;
+    assert_int_equal(peek_entry(v, ID_A, &e, &count), SVTPM_OK);
+    assert_int_equal(count, 1);
+    assert_entry(v, 1, 1, 0);
+    struct seal_hdr h = written_hdr(v, 0);
+    assert_true(h.seq == 1);
+    assert_true(h.flags & SEAL_F_NRS);
+    assert_int_equal(h.bind_gen, BIND_GEN);
+    assert_memory_equal(h.tenant, TENANT_A, 32);
+    /* the counter store itself: kind NRS, no vTPM, no tenant, no flags */
+    h = written_hdr(v, 1);
+    assert_int_equal(h.kind, SEAL_KIND_NRS);
+    assert_int_equal(h.flags, 0);
+    static const uint8_t zero[32];
+    assert_memory_equal(h.tenant, zero, 32);
+    assert_memory_equal(h.vtpm_id, zero, 16);
+
+    /* one version per save, across both files; each save: state, then NRS */
+    uint64_t perm_seq = 1, vol_seq = 0;
+    const uint32_t files[] = { VOL, VOL, PERM, VOL, PERM, PERM, PERM, VOL, PERM, VOL, VOL, PERM };
+    for (uint32_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        uint64_t w0 = v->h.writes, want = k + 2;
+        assert_int_equal(save_v(v, files[k], 100 + 37 * k, 10 + k), SVTPM_OK);
+        assert_int_equal(v->h.writes, w0 + 2);
+        assert_int_equal(v->h.wlog[w0].file, files[k]);
+        assert_int_equal(v->h.wlog[w0 + 1].file, NRS);
+        h = written_hdr(v, w0);
+        if (h.seq != want)
+            fail_msg("save %u (%s): version %llu, expected %llu", k, store_file_name(files[k]),
+                     (unsigned long long)h.seq, (unsigned long long)want);
+        assert_true(h.flags & SEAL_F_NRS);
+        assert_int_equal(h.kind, files[k] == PERM ? SEAL_KIND_PERMALL : SEAL_KIND_VOLATILE);
+        if (files[k] == PERM)
+            perm_seq = want;
+        else
+            vol_seq = want;
+        assert_entry(v, want, perm_seq, vol_seq);
+    }
+    assert_true(v->h.nrs_locks > 0);
+
+    /* a new process reads both back; a consistent state writes nothing */
+    vt_restart(v);
+    uint64_t w = v->h.writes;
+    expect_load(v, PERM, 100 + 37 * 11, 21);
+    expect_load(v, VOL, 100 + 37 * 10, 20);
+    assert_int_equal(v->h.writes, w);
+    assert_entry(v, 13, perm_seq, vol_seq);
+    /* and continues the sequence */
+    assert_int_equal(save_v(v, VOL, 5, 99), SVTPM_OK);
+    assert_true(written_hdr(v, w).seq == 14);
+    assert_entry(v, 14, perm_seq, 14);
+    assert_int_equal(count, 1);
+}
+
+/* ---- b. an old state file copied back ---- */
+
+static void test_rollback_refused(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    assert_int_equal(save_v(v, PERM, 1000, 1), SVTPM_OK);
+    size_t n1, n2;
+    uint8_t *v1 = fh_snapshot(&v->h, PERM, &n1);
+    assert_int_equal(save_v(v, PERM, 2000, 2), SVTPM_OK);
+    uint8_t *v2 = fh_snapshot(&v->h, PERM, &n2);
+    assert_int_equal(save_v(v, PERM, 3000, 3), SVTPM_OK);
+    size_t n3;
+    uint8_t *v3 = fh_snapshot(&v->h, PERM, &n3);
+    assert_entry(v, 3, 3, 0);
+
+    const uint8_t *old[2] = { v1, v2 };
+    for (int k = 0; k < 2; k++) {
+        fh_put(&v->h, PERM, old[k], n1);
+        /* the same process, forgetting its files (as at power-on) */
+        store_reset(&v->s);
+        fh_log_clear(&v->h);
+        assert_int_equal(expect_load_fails(v, PERM), SVTPM_E_ROLLBACK);
+        assert_true(fh_log_has(&v->h, "attack=rollback"));
+        assert_int_equal(v->s.last_err, SVTPM_E_ROLLBACK);
+        assert_int_equal(v->s.last_file, PERM);
+        /* a new process too */
+        vt_restart(v);
+        assert_int_equal(expect_load_fails(v, PERM), SVTPM_E_ROLLBACK);
+        /* a save over the old file is refused too (it loads first), and
+         * neither it nor the counter store is written */
+        uint64_t w = v->h.writes;
+        assert_int_equal(save_v(v, PERM, 10, 77), SVTPM_E_ROLLBACK);
+        assert_int_equal(v->h.writes, w);
+        size_t n;
+        assert_memory_equal(fh_bytes(&v->h, PERM, &n), old[k], n1);
+        assert_entry(v, 3, 3, 0);
+    }
+    /* the right file back: loads, and life goes on */
+    fh_put(&v->h, PERM, v3, n3);
+    vt_restart(v);
+    expect_load(v, PERM, 3000, 3);
+    assert_int_equal(save_v(v, PERM, 4000, 4), SVTPM_OK);
+    vt_restart(v);
+    expect_load(v, PERM, 4000, 4);
+    assert_entry(v, 4, 4, 0);
+    free(v1);
+    free(v2);
+    free(v3);
+}
+
+/* The other file's saves in between do not make an old record look current. */
+static void test_rollback_refused_interleaved(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    assert_int_equal(save_v(v, PERM, 100, 1), SVTPM_OK);   /* seq 1 */
+    assert_int_equal(save_v(v, VOL, 100, 2), SVTPM_OK);    /* seq 2 */
+    size_t np, nv;
+    uint8_t *p1 = fh_snapshot(&v->h, PERM, &np);
+    uint8_t *v2 = fh_snapshot(&v->h, VOL, &nv);
+    assert_int_equal(save_v(v, VOL, 100, 3), SVTPM_OK);    /* seq 3 */
+    assert_int_equal(save_v(v, PERM, 100, 4), SVTPM_OK);   /* seq 4 */
+    /* permall at version 1 where 4 is recorded: refused; volatile 2 for 3 too */
+    fh_put(&v->h, PERM, p1, np);
+    vt_restart(v);
+    assert_int_equal(expect_load_fails(v, PERM), SVTPM_E_ROLLBACK);
+    expect_load(v, VOL, 100, 3);
+    fh_put(&v->h, VOL, v2, nv);
+    vt_restart(v);
+    assert_int_equal(expect_load_fails(v, VOL), SVTPM_E_ROLLBACK);
+    free(p1);
+    free(v2);
+}
+
+/* ---- c. a state write that was never recorded ---- */
+
+static void test_inflight_write_accepted(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    for (int die = 0; die < 2; die++) {
+        vt_wipe(v);
+        assert_int_equal(save_v(v, PERM, 500, 1), SVTPM_OK);
+        assert_int_equal(save_v(v, VOL, 600, 2), SVTPM_OK);
+        assert_entry(v, 2, 1, 2);
+        /* the state record is durable, the counter store's write fails */
+        uint64_t w = v->h.writes;
+        fh_fault(&v->h, (int64_t)w + 1, die ? FH_FAIL_DIE : FH_FAIL, 0);
+        assert_int_not_equal(save_v(v, PERM, 700, 3), SVTPM_OK);
+        assert_int_equal(v->h.writes, w + 2);
+        assert_int_equal(v->h.wlog[w].file, PERM);
+        assert_int_equal(v->h.wlog[w + 1].file, NRS);
+        assert_true(written_hdr(v, w).seq == 3);
+        if (die)
+            fh_revive(&v->h);
+        assert_entry(v, 2, 1, 2);   /* not recorded */
+        /* a fresh load: the new content, and the load records version 3 */
+        fh_log_clear(&v->h);
+        if (die)
+            vt_restart(v);
+        else
+            store_reset(&v->s);
+        uint64_t w1 = v->h.writes;
+        expect_load(v, PERM, 700, 3);
+        assert_true(fh_log_has(&v->h, "was written but not recorded"));
+        assert_int_equal(v->h.writes, w1 + 1);
+        assert_int_equal(v->h.wlog[w1].file, NRS);
+        assert_entry(v, 3, 3, 2);
+        expect_load(v, VOL, 600, 2);
+        /* recorded now: the next load writes nothing, the next save is 4 */
+        vt_restart(v);
+        w1 = v->h.writes;
+        expect_load(v, PERM, 700, 3);
+        assert_int_equal(v->h.writes, w1);
+        assert_int_equal(save_v(v, VOL, 800, 4), SVTPM_OK);
+        assert_true(written_hdr(v, w1).seq == 4);
+        assert_entry(v, 4, 3, 4);
+    }
+}
+
+/* The process lives on after the counter store failed: the store is wedged
+ * (nothing is written, whichever file) until the next power-on re-reads the
+ * files; then the next save of the file records the unrecorded record and
+ * its own. */
+static void test_inflight_then_same_file_save(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    assert_int_equal(save_v(v, PERM, 500, 1), SVTPM_OK);
+    fh_fault(&v->h, (int64_t)v->h.writes + 1, FH_FAIL, 0);
+    assert_int_equal(save_v(v, PERM, 600, 2), SVTPM_E_IO);
+    assert_entry(v, 1, 1, 0);
+    uint64_t w = v->h.writes;
+    assert_int_equal(save_v(v, PERM, 700, 3), SVTPM_E_STATE);
+    assert_int_equal(save_v(v, VOL, 700, 3), SVTPM_E_STATE);
+    assert_int_equal(store_delete(&v->s, VOL), SVTPM_E_STATE);
+    fh_ecall_end(&v->h);
+    assert_int_equal(v->h.writes, w);
+    assert_int_equal(v->h.deletes, 0);
+    store_reset(&v->s);   /* the next power-on */
+    assert_int_equal(save_v(v, PERM, 700, 3), SVTPM_OK);
+    assert_entry(v, 3, 3, 0);
+    vt_restart(v);
+    expect_load(v, PERM, 700, 3);
+}
+
+/* ---- d. deleted files ---- */
+
+static void test_deleted_files(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    assert_int_equal(save_v(v, PERM, 300, 1), SVTPM_OK);
+    assert_int_equal(save_v(v, VOL, 400, 2), SVTPM_OK);
+    size_t np, nv;
+    uint8_t *perm = fh_snapshot(&v->h, PERM, &np);
+    uint8_t *vol = fh_snapshot(&v->h, VOL, &nv);
+    assert_int_equal(save_v(v, PERM, 301, 3), SVTPM_OK);
+    uint8_t *perm3 = fh_snapshot(&v->h, PERM, &np);
+    assert_entry(v, 3, 3, 2);
+
+    /* permall removed by the host: starting anew would reset the DA state */
+    fh_remove(&v->h, PERM);
+    vt_restart(v);
+    fh_log_clear(&v->h);
+    assert_int_equal(expect_load_fails(v, PERM), SVTPM_E_ROLLBACK);
+    assert_true(fh_log_has(&v->h, "attack=state-deleted"));
+    /* nor may a save create it afresh */
+    uint64_t w = v->h.writes;
+    assert_int_equal(save_v(v, PERM, 10, 50), SVTPM_E_ROLLBACK);
+    assert_int_equal(v->h.writes, w);
+    assert_null(fh_bytes(&v->h, PERM, NULL));
+    assert_entry(v, 3, 3, 2);
+    fh_put(&v->h, PERM, perm3, np);
+
+    /* volatilestate removed: a start without it, recorded as absent */
+    fh_remove(&v->h, VOL);
+    vt_restart(v);
+    uint8_t *out;
+    uint32_t n;
+    assert_int_equal(load_raw(v, VOL, &out, &n), SVTPM_E_NOTFOUND);
+    assert_null(out);
+    assert_entry(v, 3, 3, 0);
+    expect_load(v, PERM, 301, 3);
+    /* then the old volatile file replayed: refused */
+    fh_put(&v->h, VOL, vol, nv);
+    vt_restart(v);
+    fh_log_clear(&v->h);
+    assert_int_equal(expect_load_fails(v, VOL), SVTPM_E_ROLLBACK);
+    assert_true(fh_log_has(&v->h, "attack=rollback"));
+    fh_remove(&v->h, VOL);
+
+    /* the enclave's own delete is recorded the same way */
+    vt_restart(v);
+    assert_int_equal(save_v(v, VOL, 500, 4), SVTPM_OK);   /* seq 4 */
+    uint8_t *vol4 = fh_snapshot(&v->h, VOL, &nv);
+    assert_entry(v, 4, 3, 4);
+    assert_int_equal(store_delete(&v->s, VOL), SVTPM_OK);
+    fh_ecall_end(&v->h);
+    assert_entry(v, 4, 3, 0);
+    vt_restart(v);
+    assert_int_equal(load_raw(v, VOL, &out, &n), SVTPM_E_NOTFOUND);
+    fh_put(&v->h, VOL, vol4, nv);
+    vt_restart(v);
+    assert_int_equal(expect_load_fails(v, VOL), SVTPM_E_ROLLBACK);
+    fh_remove(&v->h, VOL);
+    /* a new volatile file continues the versions (5, not 1) */
+    assert_int_equal(save_v(v, VOL, 600, 5), SVTPM_OK);
+    assert_entry(v, 5, 3, 5);
+    vt_restart(v);
+    expect_load(v, VOL, 600, 5);
+    expect_load(v, PERM, 301, 3);
+    /* the enclave deleting permall (a TPM manufacture reset) is no rollback */
+    assert_int_equal(store_delete(&v->s, PERM), SVTPM_OK);
+    fh_ecall_end(&v->h);
+    assert_entry(v, 5, 0, 5);
+    vt_restart(v);
+    assert_int_equal(load_raw(v, PERM, &out, &n), SVTPM_E_NOTFOUND);
+    fh_put(&v->h, PERM, perm3, np);   /* but the old one is not coming back */
+    vt_restart(v);
+    assert_int_equal(expect_load_fails(v, PERM), SVTPM_E_ROLLBACK);
+    free(perm);
+    free(perm3);
+    free(vol);
+    free(vol4);
+}
+
+/* ---- e. the counter store replaced ---- */
+
+static void test_nrs_lost(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    assert_int_equal(save_v(v, PERM, 300, 1), SVTPM_OK);
+    assert_int_equal(save_v(v, VOL, 300, 2), SVTPM_OK);
+    assert_int_equal(save_v(v, PERM, 300, 3), SVTPM_OK);
+    size_t nn;
+    uint8_t *nrs = fh_snapshot(&v->h, NRS, &nn);
+    fh_remove(&v->h, NRS);
+    vt_restart(v);
+    for (uint32_t file = PERM; file <= VOL; file++) {
+        fh_log_clear(&v->h);
+        assert_int_equal(expect_load_fails(v, file), SVTPM_E_ROLLBACK);
+        assert_true(fh_log_has(&v->h, "attack=counter-store-replaced"));
+    }
+    assert_null(fh_bytes(&v->h, NRS, NULL));   /* no new store enrolled the state */
+    /* a counter store without this vTPM's entry (another vTPM's only) */
+    struct vt *o = &f->b;
+    vt_up(o, &f->plat, ID_B, TENANT_B);
+    f->b_up = true;
+    fh_share_nrs(&o->h, &v->h);
+    assert_int_equal(save_v(o, PERM, 10, 1), SVTPM_OK);
+    vt_restart(v);
+    assert_int_equal(expect_load_fails(v, PERM), SVTPM_E_ROLLBACK);
+    /* a counter store that does not open (garbage, cut): fail closed */
+    uint8_t junk[4096];
+    memset(junk, 0x5a, sizeof junk);
+    fh_put(&v->h, NRS, junk, sizeof junk);
+    vt_restart(v);
+    assert_int_not_equal(expect_load_fails(v, PERM), SVTPM_OK);
+    fh_put(&v->h, NRS, nrs, nn / 2);
+    vt_restart(v);
+    assert_int_not_equal(expect_load_fails(v, PERM), SVTPM_OK);
+    /* the right one back */
+    fh_put(&v->h, NRS, nrs, nn);
+    vt_restart(v);
+    expect_load(v, PERM, 300, 3);
+    expect_load(v, VOL, 300, 2);
+    free(nrs);
+}
+
+static void test_nrs_older_copy(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    size_t nn;
+    assert_int_equal(save_v(v, PERM, 300, 1), SVTPM_OK);
+    uint8_t *nrs1 = fh_snapshot(&v->h, NRS, &nn);          /* records version 1 */
+    assert_int_equal(save_v(v, PERM, 300, 2), SVTPM_OK);
+    uint8_t *nrs2 = fh_snapshot(&v->h, NRS, &nn);          /* records version 2 */
+    assert_int_equal(save_v(v, PERM, 300, 3), SVTPM_OK);
+    size_t np;
+    uint8_t *nrs3 = fh_snapshot(&v->h, NRS, &nn);
+    uint8_t *perm3 = fh_snapshot(&v->h, PERM, &np);
+
+    /* two versions behind the state: the store went back: refused */
+    fh_put(&v->h, NRS, nrs1, nn);
+    vt_restart(v);
+    fh_log_clear(&v->h);
+    assert_int_equal(expect_load_fails(v, PERM), SVTPM_E_ROLLBACK);
+    assert_true(fh_log_has(&v->h, "attack=counter-store-rollback"));
+
+    /* exactly one version behind: indistinguishable from a crash between the
+     * state write and the store's: accepted as in flight, and recorded */
+    fh_put(&v->h, NRS, nrs2, nn);
+    vt_restart(v);
+    fh_log_clear(&v->h);
+    expect_load(v, PERM, 300, 3);
+    assert_true(fh_log_has(&v->h, "was written but not recorded"));
+    assert_false(fh_log_has(&v->h, "attack="));
+    assert_entry(v, 3, 3, 0);
+    /* ... and the older state file is still refused */
+    assert_int_equal(save_v(v, PERM, 300, 4), SVTPM_OK);
+    fh_put(&v->h, PERM, perm3, np);
+    vt_restart(v);
+    assert_int_equal(expect_load_fails(v, PERM), SVTPM_E_ROLLBACK);
+    free(nrs1);
+    free(nrs2);
+    free(nrs3);
+    free(perm3);
+}
+
+/* ---- f. two vTPMs, one counter store ---- */
+
+/* b: a second vTPM (another tenant) on a's host, sharing its counter store. */
+static void two_up(struct fx *f)
+{
+    vt_up(&f->b, &f->plat, ID_B, TENANT_B);
+    f->b_up = true;
+    fh_share_nrs(&f->b.h, &f->a.h);
+}
+
+static void test_two_vtpms(void **state)
+{
+    struct fx *f = *state;
+    struct vt *a = &f->a, *b = &f->b;
+    g_buf = f->buf;
+    two_up(f);
+    /* interleaved saves: each vTPM's versions are its own */
+    size_t na = 0;
+    uint8_t *a_old = NULL;
+    for (uint32_t k = 0; k < 12; k++) {
+        struct vt *v = k % 3 == 2 ? b : a;
+        uint32_t file = k % 4 == 3 ? VOL : PERM;
+        assert_int_equal(save_v(v, file, 200 + k, k), SVTPM_OK);
+        if (k == 1)
+            a_old = fh_snapshot(&a->h, PERM, &na);
+    }
+    /* a: k 0 1 3 4 6 7 9 10 (VOL at 3 and 7): versions 1..8; b: k 2 5 8 11 (VOL at 11) */
+    assert_entry(a, 8, 8, 6);
+    assert_entry(b, 4, 3, 4);
+    struct nrs_entry e;
+    uint32_t count = 0;
+    assert_int_equal(peek_entry(b, ID_A, &e, &count), SVTPM_OK);
+    assert_int_equal(count, 2);
+    assert_true(e.version == 8);
+    /* b's host shares a's file: one counter store on the host */
+    assert_null(b->h.f[NRS].data);
+    assert_ptr_equal(fh_bytes(&b->h, NRS, NULL), fh_bytes(&a->h, NRS, NULL));
+    assert_true(b->h.nrs_locks > 0);
+
+    /* rolling back a's permall: refused; b carries on */
+    fh_put(&a->h, PERM, a_old, na);
+    vt_restart(a);
+    vt_restart(b);
+    assert_int_equal(expect_load_fails(a, PERM), SVTPM_E_ROLLBACK);
+    expect_load(b, PERM, 208, 8);
+    expect_load(b, VOL, 211, 11);
+    assert_int_equal(save_v(b, PERM, 300, 12), SVTPM_OK);
+    assert_entry(b, 5, 5, 4);
+    assert_entry(a, 8, 8, 6);   /* b's write kept a's entry */
+    /* a's entry is a's only: b's state file under a's counter-store entry is
+     * another vTPM's (refused before any version is looked at) */
+    size_t nb;
+    uint8_t *b_perm = fh_snapshot(&b->h, PERM, &nb);
+    fh_put(&a->h, PERM, b_perm, nb);
+    vt_restart(a);
+    assert_int_equal(expect_load_fails(a, PERM), SVTPM_E_FOREIGN);
+    free(b_perm);
+    free(a_old);
+}
+
+static void test_two_vtpms_inflight(void **state)
+{
+    struct fx *f = *state;
+    struct vt *a = &f->a, *b = &f->b;
+    g_buf = f->buf;
+    two_up(f);
+    assert_int_equal(save_v(a, PERM, 100, 1), SVTPM_OK);
+    assert_int_equal(save_v(b, PERM, 100, 2), SVTPM_OK);
+    /* a's state write durable, a dies before its counter-store write */
+    fh_fault(&a->h, (int64_t)a->h.writes, FH_FULL_DIE, 0);
+    assert_int_not_equal(save_v(a, PERM, 100, 3), SVTPM_OK);
+    /* b keeps saving meanwhile */
+    for (uint32_t k = 0; k < 3; k++)
+        assert_int_equal(save_v(b, k % 2 ? VOL : PERM, 100, 10 + k), SVTPM_OK);
+    vt_restart(a);
+    expect_load(a, PERM, 100, 3);
+    assert_entry(a, 2, 2, 0);
+    assert_entry(b, 4, 4, 3);
+    vt_restart(b);
+    expect_load(b, PERM, 100, 12);
+    expect_load(b, VOL, 100, 11);
+}
+
+/* ---- g. crash injection at every write point ---- */
+
+struct pattern {
+    enum fh_fault fault;
+    uint32_t arg;
+    const char *name;
+};
+
+static const struct pattern patterns[] = {
+    { FH_FAIL,            0,    "fail, process lives on" },
+    { FH_FULL_FAIL,       0,    "durable, error, process lives on" },
+    { FH_FAIL_DIE,        0,    "fail (nothing written)" },
+    { FH_TEAR_SECTORS,    0,    "tear: 0 sectors" },
+    { FH_TEAR_SECTORS,    1,    "tear: 1 sector" },
+    { FH_TEAR_SECTORS,    2,    "tear: 2 sectors" },
+    { FH_TEAR_SECTORS,    9,    "tear: 9 sectors" },
+    { FH_TEAR_SECTORS,    130,  "tear: 130 sectors" },
+    { FH_TEAR_SECTORS,    1000, "tear: all sectors, no ack" },
+    { FH_TEAR_SUBSET,     1,    "tear: random sectors #1" },
+    { FH_TEAR_SUBSET,     2,    "tear: random sectors #2" },
+    { FH_TEAR_SUBSET,     3,    "tear: random sectors #3" },
+    { FH_TEAR_BYTES,      100,  "tear: first 100 bytes" },
+    { FH_TEAR_BYTES,      193,  "tear: first 193 bytes" },
+    { FH_FULL_DIE,        0,    "durable, no retire, no ack" },
+    { FH_FULL_RETIRE_DIE, 0,    "durable, retired, no ack" },
+    { FH_SKIP_RETIRE,     0,    "acked, retire lost" },
+};
+#define NPAT (sizeof patterns / sizeof patterns[0])
+
+#define NSAVES 20
+
+static uint32_t size_of(uint32_t k)
+{
+    static const uint32_t sizes[NSAVES] = {
+        1315, 9000, 1, 0, 511, 512, 513, 66000, 4096, 200000,
+        3, SVTPM_STATE_PLAIN_MAX, 1400, 1024, 150000, 7, 30000, 1316, 2048, 100000,
+    };
+    return sizes[k % NSAVES];
+}
+
+enum expect { EXP_ACKED, EXP_INFLIGHT, EXP_EITHER };
+enum stream { ST_PERM, ST_ALTERNATE };
+
+static uint32_t stream_file(enum stream st, uint32_t k)
+{
+    return st == ST_ALTERNATE && k % 2 ? VOL : PERM;
+}
+
+/* What a crash left: per file, the last acknowledged save and the one in
+ * flight (-1: none), and what a reload must give for the in-flight file. */
+struct outcome {
+    int64_t acked[3];
+    int64_t inflight;
+    uint32_t inflight_file;
+    enum expect want;
+    uint32_t fault_file;
+};
+
+struct crash_stats {
+    size_t runs, recoveries, failures, nested_runs, nested_fired;
+    size_t first_save_failures;   /* ... with nothing acknowledged yet (test_first_save_crash_enrols) */
+    size_t got_acked, got_inflight, got_nothing;
+    size_t by_file[4];   /* runs by the file the faulted write was to */
+    char first[40][400]; /* the first failures, for the report */
+};
+
+static void record_failure(struct crash_stats *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void record_failure(struct crash_stats *cs, const char *fmt, ...)
+{
+    if (cs->failures < sizeof cs->first / sizeof cs->first[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cs->first[cs->failures], sizeof cs->first[0], fmt, ap);
+        va_end(ap);
+    }
+    cs->failures++;
+}
+
+static enum expect expect_for(const struct pattern *p, bool state_write, bool creating, size_t reclen,
+                              bool acked_newest)
+{
+    if (!state_write)   /* the state is durable; only its version is not */
+        return acked_newest ? EXP_ACKED : EXP_INFLIGHT;
+    switch (p->fault) {
+    case FH_FAIL:
+    case FH_FAIL_DIE:
+        return EXP_ACKED;
+    case FH_TEAR_SECTORS:
+        return creating ? EXP_ACKED : (size_t)p->arg * FH_SECTOR >= reclen ? EXP_INFLIGHT : EXP_ACKED;
+    case FH_TEAR_BYTES:
+        return creating ? EXP_ACKED : p->arg >= reclen ? EXP_INFLIGHT : EXP_ACKED;
+    case FH_TEAR_SUBSET:
+        return creating ? EXP_ACKED : EXP_EITHER;
+    case FH_FULL_FAIL:
+    case FH_FULL_DIE:
+    case FH_FULL_RETIRE_DIE:
+    case FH_SKIP_RETIRE:   /* acked by the host, not by the store: its version is not recorded */
+        return EXP_INFLIGHT;
+    default:
+        return EXP_EITHER;
+    }
+}
+
+/* Reloads both files in a new process, in the given order; checks each
+ * against the outcome. Returns false (and records why) on a violation. */
+static bool check_recovery(struct vt *v, const struct outcome *o, const char *what, bool vol_first,
+                           struct crash_stats *cs)
+{
+    bool all_ok = true;
+    for (int j = 0; j < 2; j++) {
+        uint32_t file = (j == 0) == vol_first ? VOL : PERM;
+        uint8_t *out;
+        uint32_t n;
+        svtpm_err e = load_raw(v, file, &out, &n);
+        int64_t ack = o->acked[file], inf = o->inflight_file == file ? o->inflight : -1;
+        enum expect want = inf >= 0 ? o->want : EXP_ACKED;
+        bool is_acked = ack >= 0 && e == SVTPM_OK && is_content(out, n, size_of((uint32_t)ack), (uint32_t)ack);
+        bool is_inf = inf >= 0 && e == SVTPM_OK && is_content(out, n, size_of((uint32_t)inf), (uint32_t)inf);
+        bool nothing = e == SVTPM_E_NOTFOUND;
+        bool ok;
+        switch (want) {
+        case EXP_ACKED: ok = ack >= 0 ? is_acked : nothing; break;
+        case EXP_INFLIGHT: ok = is_inf; break;
+        default: ok = is_inf || (ack >= 0 ? is_acked : nothing); break;
+        }
+        if (ok) {
+            if (is_inf && !is_acked)
+                cs->got_inflight++;
+            else if (is_acked)
+                cs->got_acked++;
+            else
+                cs->got_nothing++;
+        } else {
+            if (o->acked[PERM] < 0 && o->acked[VOL] < 0 && e == SVTPM_E_ROLLBACK)
+                cs->first_save_failures++;
+            record_failure(cs, "%s: %s (acked v%lld, in flight v%lld) loaded %s%s%s [order %s]", what,
+                           store_file_name(file), (long long)ack, (long long)inf, svtpm_strerror(e),
+                           e == SVTPM_OK ? (is_acked ? " = acked" : is_inf ? " = in flight" : " = WRONG CONTENT") : "",
+                           want == EXP_ACKED ? " (wanted acked)" : want == EXP_INFLIGHT ? " (wanted in flight)" : "",
+                           vol_first ? "vol,perm" : "perm,vol");
+            all_ok = false;
+        }
+        free(out);
+    }
+    return all_ok;
+}
+
+/* A stream of saves with a fault at write i; what a reload must give. */
+static bool crash_stream(struct vt *v, enum stream st, uint32_t nsaves, const struct pattern *p, uint32_t i,
+                         struct outcome *o, char *what, size_t wlen, struct crash_stats *cs)
+{
+    vt_wipe(v);
+    fh_fault(&v->h, i, p->fault, p->arg);
+    o->acked[PERM] = o->acked[VOL] = -1;
+    o->inflight = -1;
+    o->inflight_file = 0;
+    for (uint32_t k = 0; k < nsaves; k++) {
+        uint32_t file = stream_file(st, k);
+        svtpm_err e = save_v(v, file, size_of(k), k);
+        if (e == SVTPM_OK) {
+            o->acked[file] = k;
+        } else {
+            o->inflight = k;
+            o->inflight_file = file;
+        }
+        if (e != SVTPM_OK || v->h.dead)
+            break;
+    }
+    snprintf(what, wlen, "%s stream, %s at write %u", st == ST_PERM ? "permall" : "alternating", p->name, i);
+    if (v->h.writes != (uint64_t)i + 1) {
+        record_failure(cs, "%s: the fault did not fire (%llu writes)", what, (unsigned long long)v->h.writes);
+        return false;
+    }
+    const struct fh_write *w = &v->h.wlog[i];
+    o->fault_file = w->file;
+    bool creating = true;
+    for (uint32_t k = 0; k < i; k++)
+        if (v->h.wlog[k].file == w->file)
+            creating = false;
+    bool state_write = w->file != NRS;
+    if (state_write && o->inflight >= 0 && w->file != o->inflight_file) {
+        record_failure(cs, "%s: the faulted write is not the in-flight save's", what);
+        return false;
+    }
+    int64_t last = o->inflight >= 0 ? o->inflight : -1;
+    size_t reclen = last >= 0 ? seal_rec_len(size_of((uint32_t)last)) : 0;
+    o->want = expect_for(p, state_write, creating, reclen, o->inflight < 0);
+    cs->by_file[w->file]++;
+    return true;
+}
+
+static void crash_run(struct vt *v, enum stream st, const struct pattern *p, uint32_t i, struct crash_stats *cs)
+{
+    struct outcome o;
+    char what[200];
+    cs->runs++;
+    if (!crash_stream(v, st, NSAVES, p, i, &o, what, sizeof what, cs))
+        return;
+    /* the files as the crash left them: recovered in both orders */
+    size_t sz[4] = { 0 };
+    uint8_t *snap[4] = { NULL };
+    for (uint32_t k = PERM; k <= NRS; k++)
+        snap[k] = fh_snapshot(&v->h, k, &sz[k]);
+    bool ok = true;
+    for (int order = 0; order < 2 && ok; order++) {
+        for (uint32_t k = PERM; k <= NRS; k++)
+            replace_file(v, k, snap[k], sz[k]);
+        vt_restart(v);
+        ok = check_recovery(v, &o, what, order == 1, cs);
+        cs->recoveries++;
+    }
+    /* life goes on: new saves on the recovered store, then a new process */
+    for (uint32_t k = 100; ok && k < 104; k++) {
+        uint32_t file = k % 2 ? VOL : PERM;
+        svtpm_err e = save_v(v, file, 700 + k, k);
+        if (e) {
+            record_failure(cs, "%s: save after recovery: %s", what, svtpm_strerror(e));
+            ok = false;
+        }
+    }
+    if (ok) {
+        vt_restart(v);
+        uint8_t *out;
+        uint32_t n;
+        for (uint32_t file = PERM; file <= VOL; file++) {
+            svtpm_err e = load_raw(v, file, &out, &n);
+            uint32_t k = file == PERM ? 102 : 103;   /* the last of the saves above */
+            if (e != SVTPM_OK || !is_content(out, n, 700 + k, k))
+                record_failure(cs, "%s: after recovery and new saves, %s loads %s", what,
+                               store_file_name(file), svtpm_strerror(e));
+            free(out);
+        }
+    }
+    for (uint32_t k = PERM; k <= NRS; k++)
+        free(snap[k]);
+}
+
+static void report(const char *name, const struct crash_stats *cs)
+{
+    fprintf(stderr, "%s: %zu crash points (fault pattern x write index x stream; faulted writes: "
+            "%zu permall, %zu volatilestate, %zu counter store), %zu recoveries checked "
+            "(acked %zu, in flight %zu, nothing %zu)",
+            name, cs->runs, cs->by_file[PERM], cs->by_file[VOL], cs->by_file[NRS], cs->recoveries,
+            cs->got_acked, cs->got_inflight, cs->got_nothing);
+    if (cs->nested_runs)
+        fprintf(stderr, ", %zu nested recovery crashes (%zu fired)", cs->nested_runs, cs->nested_fired);
+    fprintf(stderr, "; %zu failure(s), %zu of them a refused first save (test_first_save_crash_enrols)\n",
+            cs->failures, cs->first_save_failures);
+    for (size_t k = 0; k < cs->failures && k < sizeof cs->first / sizeof cs->first[0]; k++)
+        fprintf(stderr, "  FAIL %s\n", cs->first[k]);
+}
+
+/* Every write point of a 20-save stream (each save: the state record, then
+ * the counter store: 40 writes), every fault pattern, two streams (permall
+ * only; permall and volatilestate alternating, whose versions interleave).
+ * After the crash a new process must load each file: the last acknowledged
+ * content or the one in flight, never older, never refused. */
+static void test_crash_every_write(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    static struct crash_stats cs;
+    memset(&cs, 0, sizeof cs);
+    for (int st = ST_PERM; st <= ST_ALTERNATE; st++)
+        for (size_t p = 0; p < NPAT; p++)
+            for (uint32_t i = 0; i < 2 * NSAVES; i++)
+                crash_run(v, (enum stream)st, &patterns[p], i, &cs);
+    report("crash injection", &cs);
+    assert_int_equal(cs.runs, 2 * NPAT * 2 * NSAVES);
+    if (cs.failures)
+        fail_msg("%zu of %zu crash points left a state that does not load as it must (see above)",
+                 cs.failures, cs.runs);
+}
+
+/* The recovery itself crashes: after the first crash, the new process's
+ * first load records the in-flight version, and that counter-store write
+ * faults too (every pattern); the next process must still recover. */
+static void test_crash_during_recovery(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    static struct crash_stats cs;
+    memset(&cs, 0, sizeof cs);
+    const uint32_t nsaves = 6;
+    for (int st = ST_PERM; st <= ST_ALTERNATE; st++)
+        for (size_t p = 0; p < NPAT; p++)
+            for (uint32_t i = 0; i < 2 * nsaves; i++)
+                for (size_t q = 0; q < NPAT; q++) {
+                    struct outcome o;
+                    char what[300];
+                    cs.runs++;
+                    if (!crash_stream(v, (enum stream)st, nsaves, &patterns[p], i, &o, what, sizeof what, &cs))
+                        continue;
+                    vt_restart(v);
+                    uint64_t w = v->h.writes;
+                    fh_fault(&v->h, (int64_t)w, patterns[q].fault, patterns[q].arg);
+                    uint8_t *out;
+                    uint32_t n;
+                    for (uint32_t file = PERM; file <= VOL && !v->h.dead; file++) {
+                        load_raw(v, file, &out, &n);
+                        free(out);
+                    }
+                    cs.nested_runs++;
+                    if (v->h.writes == w)
+                        continue;   /* the recovery wrote nothing */
+                    cs.nested_fired++;
+                    size_t len = strlen(what);
+                    snprintf(what + len, sizeof what - len, ", then %s at the recovery's write",
+                             patterns[q].name);
+                    vt_restart(v);
+                    cs.recoveries++;
+                    check_recovery(v, &o, what, false, &cs);
+                }
+    report("crash during recovery", &cs);
+    if (cs.failures)
+        fail_msg("%zu failure(s) (see above)", cs.failures);
+}
+
+/* A write fails and the process lives on (the host reported an error: the
+ * record may or may not be durable), the stream goes on to its end, then the
+ * process restarts. Each file must load as its last save left it: that
+ * save's content if it was acknowledged, else that or the file's previous
+ * acknowledged content. */
+static void test_error_then_continue_every_write(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    static struct crash_stats cs;
+    memset(&cs, 0, sizeof cs);
+    static const struct pattern lives[] = {
+        { FH_FAIL,      0, "fail, process lives on" },
+        { FH_FULL_FAIL, 0, "durable, error, process lives on" },
+    };
+    for (int st = ST_PERM; st <= ST_ALTERNATE; st++)
+        for (size_t p = 0; p < 2; p++)
+            for (uint32_t i = 0; i < 2 * NSAVES; i++) {
+                char what[200];
+                snprintf(what, sizeof what, "%s stream, %s at write %u, then the stream goes on",
+                         st == ST_PERM ? "permall" : "alternating", lives[p].name, i);
+                cs.runs++;
+                vt_wipe(v);
+                fh_fault(&v->h, i, lives[p].fault, 0);
+                struct outcome o = { .acked = { -1, -1, -1 }, .inflight = -1, .want = EXP_EITHER };
+                for (uint32_t k = 0; k < NSAVES; k++) {
+                    uint32_t file = stream_file((enum stream)st, k);
+                    if (save_v(v, file, size_of(k), k) == SVTPM_OK) {
+                        o.acked[file] = k;
+                        if (o.inflight_file == file)
+                            o.inflight = -1;   /* superseded by an acknowledged save */
+                    } else {
+                        o.inflight = k;
+                        o.inflight_file = file;
+                        /* wedged until the files are re-read: a power-on */
+                        uint64_t w = v->h.writes;
+                        if (save_v(v, file, size_of(k), k) != SVTPM_E_STATE || v->h.writes != w)
+                            record_failure(&cs, "%s: a save after the failed one was not refused "
+                                           "unwritten", what);
+                        store_reset(&v->s);
+                    }
+                }
+                if (v->h.writes <= i) {
+                    record_failure(&cs, "%s: the fault did not fire", what);
+                    continue;
+                }
+                cs.by_file[v->h.wlog[i].file]++;
+                vt_restart(v);
+                cs.recoveries++;
+                check_recovery(v, &o, what, false, &cs);
+            }
+    report("error, then the stream goes on", &cs);
+    if (cs.failures)
+        fail_msg("%zu of %zu runs left a state that does not load as it must (see above)",
+                 cs.failures, cs.runs);
+}
+
+/* ---- regressions: defects found while writing this file, now fixed ---- */
+
+/* A crash between a vTPM's very first state write (version 1, SEAL_F_NRS)
+ * and the creation of its counter-store entry: a missing entry reads as
+ * version 0, so version 1 is the in-flight record, enrolled, not refused as
+ * "counter-store-replaced" (which would brick the vTPM for good). */
+static void test_first_save_crash_enrols(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    /* the state record is durable, the process dies before the store write */
+    fh_fault(&v->h, 0, FH_FULL_DIE, 0);
+    assert_int_not_equal(save_v(v, PERM, 1000, 1), SVTPM_OK);
+    assert_non_null(fh_bytes(&v->h, PERM, NULL));
+    assert_null(fh_bytes(&v->h, NRS, NULL));
+    vt_restart(v);
+    uint8_t *out;
+    uint32_t n;
+    svtpm_err e = load_raw(v, PERM, &out, &n);
+    free(out);
+    if (e != SVTPM_OK && e != SVTPM_E_NOTFOUND)
+        fail_msg("first save (v1) durable, crash before the counter store was created: "
+                 "the vTPM can never start again (load: %s%s)", svtpm_strerror(e),
+                 fh_log_has(&v->h, "counter-store-replaced") ? ", audit counter-store-replaced" : "");
+    expect_load(v, PERM, 1000, 1);
+}
+
+/* After a failed write the process lives on (the error is reported; the
+ * host may carry on, e.g. with CMD_STORE_VOLATILE). The record whose write
+ * failed may be durable and is not recorded; were the OTHER file's next save
+ * given the same version, that record would be neither recorded nor next and
+ * the next start would refuse it for good. So the store is wedged: every save
+ * and delete is refused, unwritten, until the next power-on re-reads the
+ * files (store_reset), which resolves the unrecorded record first.
+ *  (nrs)   the state record is durable, the counter store's write fails;
+ *  (state) the host made the record durable and reported an error. */
+static void test_failed_write_wedges(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    size_t fails = 0;
+    for (int how = 0; how < 2; how++)
+        for (uint32_t first = PERM; first <= VOL; first++) {
+            uint32_t other = first == PERM ? VOL : PERM;
+            vt_wipe(v);
+            assert_int_equal(save_v(v, PERM, 100, 1), SVTPM_OK);
+            assert_int_equal(save_v(v, VOL, 100, 2), SVTPM_OK);
+            uint64_t w0 = v->h.writes;
+            if (how == 0)
+                fh_fault(&v->h, (int64_t)w0 + 1, FH_FAIL, 0);    /* the counter store's write */
+            else
+                fh_fault(&v->h, (int64_t)w0, FH_FULL_FAIL, 0);   /* the state write: durable, E_IO */
+            assert_int_equal(save_v(v, first, 200, 3), SVTPM_E_IO);
+            uint64_t w = v->h.writes;
+            assert_int_equal(save_v(v, other, 300, 4), SVTPM_E_STATE);
+            assert_int_equal(v->h.writes, w);
+            store_reset(&v->s);   /* the next power-on */
+            fh_log_clear(&v->h);
+            assert_int_equal(save_v(v, other, 300, 4), SVTPM_OK);
+            assert_true(fh_log_has(&v->h, "was written but not recorded"));
+            w = v->h.writes - 2;   /* the other file's record, then the counter store */
+            uint64_t s_first = written_hdr(v, w0).seq, s_other = written_hdr(v, w).seq;
+            vt_restart(v);
+            uint8_t *out;
+            uint32_t n;
+            fh_log_clear(&v->h);
+            svtpm_err e = load_raw(v, first, &out, &n);
+            bool fine = e == SVTPM_OK &&
+                        (is_content(out, n, 200, 3) || is_content(out, n, 100, first == PERM ? 1 : 2));
+            free(out);
+            if (!fine) {
+                fprintf(stderr, "%s save (version %llu) durable, %s, process lived on; %s save "
+                        "got version %llu%s and was acked; next start: %s refused: %s%s\n",
+                        store_file_name(first), (unsigned long long)s_first,
+                        how == 0 ? "counter-store write failed" : "reported failed by the host",
+                        store_file_name(other), (unsigned long long)s_other,
+                        s_first == s_other ? " (the SAME version)" : "", store_file_name(first),
+                        svtpm_strerror(e),
+                        fh_log_has(&v->h, "attack=counter-store-rollback") ? " (audit counter-store-rollback)" :
+                        fh_log_has(&v->h, "attack=rollback") ? " (audit rollback)" : "");
+                fails++;
+            }
+            expect_load(v, other, 300, 4);
+        }
+    if (fails)
+        fail_msg("%zu of 4 scenarios leave a state that is refused at the next start", fails);
+}
+
+/* Security (policy strict): a version number can be handed out twice across
+ * a restart, and only the acknowledged record of it may be opened.
+ * (crash) The host lets the enclave write record A (version n), kills it
+ *   before the counter store records n, puts the file back as it was before
+ *   A (version n-1, recorded: accepted), and the next save, B, gets version n
+ *   again, recorded and acknowledged. Then the host swaps A in. Were A
+ *   accepted (same version), each such cycle could undo one failed
+ *   authorisation (B) with a harmless command's state (A): unlimited
+ *   dictionary-attack guesses. The entry names B's IV: A is refused.
+ * (error) The host writes A durably and answers E_IO; after the power-on A
+ *   is recorded as in flight, B gets n+1; A put back is then plainly old. */
+static void test_version_reused_record_refused(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    size_t fails = 0;
+    for (int how = 0; how < 2; how++)
+        for (uint32_t file = PERM; file <= VOL; file++) {
+            vt_wipe(v);
+            assert_int_equal(save_v(v, file, 100, 1), SVTPM_OK);        /* S0: version 1, acked */
+            size_t n0, na;
+            uint8_t *s0 = fh_snapshot(&v->h, file, &n0);
+            uint64_t w = v->h.writes;
+            fh_fault(&v->h, (int64_t)w, how == 0 ? FH_FULL_DIE : FH_FULL_FAIL, 0);
+            assert_int_not_equal(save_v(v, file, 200, 2), SVTPM_OK);    /* A: durable, never acked */
+            uint8_t *a = fh_snapshot(&v->h, file, &na);
+            if (how == 0) {
+                /* the host hides A and restarts the enclave */
+                fh_put(&v->h, file, s0, n0);
+                vt_restart(v);
+                expect_load(v, file, 100, 1);
+            } else {
+                store_reset(&v->s);   /* wedged until the next power-on */
+            }
+            uint64_t wb = v->h.writes;
+            assert_int_equal(save_v(v, file, 300, 3), SVTPM_OK);        /* B: acked */
+            uint64_t sa = written_hdr(v, w).seq, sb = written_hdr(v, wb).seq;
+            fh_put(&v->h, file, a, na);
+            vt_restart(v);
+            uint8_t *out;
+            uint32_t n;
+            svtpm_err e = load_raw(v, file, &out, &n);
+            bool got_a = e == SVTPM_OK && is_content(out, n, 200, 2);
+            free(out);
+            free(a);
+            free(s0);
+            if (got_a || e != SVTPM_E_ROLLBACK) {
+                fprintf(stderr, "%s: %s, record A (version %llu, never acknowledged) swapped in "
+                        "after the acknowledged B (version %llu) was recorded: load %s%s\n",
+                        store_file_name(file), how == 0 ? "crash + hidden file" : "durable write reported failed",
+                        (unsigned long long)sa, (unsigned long long)sb, svtpm_strerror(e),
+                        got_a ? ", returned A" : "");
+                fails++;
+            }
+        }
+    if (fails)
+        fail_msg("%zu of 4 scenarios accept a never-acknowledged record in place of the "
+                 "acknowledged one (strict rollback protection bypassed)", fails);
+}
+
+/* Two processes of one vTPM on the same files (a fork the host made, or a
+ * botched migration): the second writer finds the entry changed under it,
+ * refuses (audit counter-store-changed) and is wedged; the first goes on. */
+static void test_fork_detected(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    assert_int_equal(save_v(v, PERM, 100, 1), SVTPM_OK);
+    struct store s2;
+    assert_int_equal(store_init(&s2, v->plat, &v->oc), SVTPM_OK);
+    store_bind(&s2, v->id, v->tenant, BIND_GEN);
+    s2.rb.active = true;
+    s2.rb.policy = ROLLBACK_STRICT;
+    uint8_t *out;
+    uint32_t n;
+    assert_int_equal(store_load(&s2, PERM, &out, &n), SVTPM_OK);
+    fh_ecall_end(&v->h);
+    free(out);
+    assert_int_equal(save_v(v, VOL, 100, 2), SVTPM_OK);   /* the first instance writes on */
+    fh_log_clear(&v->h);
+    content(g_buf, 100, 3);
+    assert_int_equal(store_save(&s2, VOL, g_buf, 100), SVTPM_E_ROLLBACK);
+    fh_ecall_end(&v->h);
+    assert_true(fh_log_has(&v->h, "attack=counter-store-changed"));
+    assert_int_equal(store_save(&s2, PERM, g_buf, 100), SVTPM_E_STATE);
+    fh_ecall_end(&v->h);
+    assert_entry(v, 2, 1, 2);
+    store_fini(&s2);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_fresh_vtpm_versions),
+        T(test_rollback_refused),
+        T(test_rollback_refused_interleaved),
+        T(test_inflight_write_accepted),
+        T(test_inflight_then_same_file_save),
+        T(test_deleted_files),
+        T(test_nrs_lost),
+        T(test_nrs_older_copy),
+        T(test_two_vtpms),
+        T(test_two_vtpms_inflight),
+        T(test_crash_every_write),
+        T(test_crash_during_recovery),
+        T(test_error_then_continue_every_write),
+        T(test_first_save_crash_enrols),
+        T(test_failed_write_wedges),
+        T(test_version_reused_record_refused),
+        T(test_fork_detected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
