@@ -2,6 +2,7 @@
 #include "bytes.h"
 #include "store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,7 +122,10 @@ svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq, const u
 
 uint64_t rollback_next_seq(const struct store *s, uint64_t fseq)
 {
-    uint64_t v = s->rb.active && s->rb.have_entry && s->rb.e.version > fseq ? s->rb.e.version : fseq;
+    const struct rollback *rb = &s->rb;
+    uint64_t v = rb->active && rb->have_entry && rb->e.version > fseq ? rb->e.version : fseq;
+    if (rb->active && rb->floor > v)
+        v = rb->floor;
     return v + 1;
 }
 
@@ -141,34 +145,32 @@ static svtpm_err accept_inflight(struct store *s, uint32_t file, const struct se
     return rollback_written(s, file, h->seq, h->iv);
 }
 
-static svtpm_err check_older(struct store *s, uint32_t file, const struct seal_hdr *h)
+/* what: "sealed permall" or the like, for the messages. */
+static svtpm_err check_older(struct store *s, uint32_t file, const struct seal_hdr *h, const char *what)
 {
     struct rollback *rb = &s->rb;
-    const char *f = store_file_name(file);
     if (authorised(rb, file, h->seq)) {
         if (!rb->restored)
-            eaudit(s->oc, "restore-authorised", "sealed %s: opening state version %llu in place of "
-                   "%llu under the tenant's restore authorisation (policy snapshot)", f,
+            eaudit(s->oc, "restore-authorised", "%s: opening state version %llu in place of "
+                   "%llu under the tenant's restore authorisation (policy snapshot)", what,
                    (unsigned long long)h->seq, (unsigned long long)rb->e.version);
         rb->restored = true;
         return SVTPM_OK;
     }
-    eaudit(s->oc, "rollback", "sealed %s holds state version %llu, older than the recorded version "
-           "%llu (policy %s%s): refused", f, (unsigned long long)h->seq,
+    eaudit(s->oc, "rollback", "%s holds state version %llu, older than the recorded version "
+           "%llu (policy %s%s): refused", what, (unsigned long long)h->seq,
            (unsigned long long)rb->e.version, rollback_policy_name(rb->policy),
            rb->policy == ROLLBACK_SNAPSHOT ? "; a restore needs the tenant's authorisation "
            "(svtpm-tenant authorize-restore --from <recorded> --to <snapshot's>)" : "");
     return SVTPM_E_ROLLBACK;
 }
 
-svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h)
+/* Reads this vTPM's entry into rb->e (rb->have_entry: it exists). */
+static svtpm_err refresh(struct store *s)
 {
     struct rollback *rb = &s->rb;
-    const char *f = store_file_name(file);
     uint8_t *p = NULL;
     uint32_t len = 0;
-    if (!rb->active)
-        return SVTPM_OK;
     struct nrs_entry e;
     bool have;
     memset(&e, 0, sizeof e);
@@ -176,10 +178,44 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
     free(p);
     if (!err)
         err = check_unchanged(s, &e, have);
+    if (!err) {
+        rb->e = e;
+        rb->have_entry = have;
+    }
+    return err;
+}
+
+svtpm_err rollback_check_blob(struct store *s, const struct seal_hdr *h)
+{
+    struct rollback *rb = &s->rb;
+    if (!rb->active)
+        return SVTPM_OK;
+    svtpm_err err = refresh(s);
     if (err)
         return err;
-    rb->e = e;
-    rb->have_entry = have;
+    if (!rb->have_entry || h->seq > rb->e.version) {
+        /* Not a state this host's store ever saw: it ran elsewhere (the
+         * local store cannot vouch for it; the KMC's counter can). */
+        elog(s->oc, LOG_WARN, "incoming state version %llu is newer than this host's counter store "
+             "knows (%llu): a vTPM that ran on another host; its versions continue from there",
+             (unsigned long long)h->seq, (unsigned long long)(rb->have_entry ? rb->e.version : 0));
+        rb->floor = h->seq;
+        return SVTPM_OK;
+    }
+    if (h->seq == rb->e.permall_seq)
+        return SVTPM_OK;
+    return check_older(s, STATE_FILE_PERMALL, h, "incoming migration blob");
+}
+
+svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h)
+{
+    struct rollback *rb = &s->rb;
+    const char *f = store_file_name(file);
+    if (!rb->active)
+        return SVTPM_OK;
+    svtpm_err err = refresh(s);
+    if (err)
+        return err;
     if (!rb->have_entry) {
         /* No entry reads as version 0: a first record (version 1) in flight
          * is enrolled like any other; a newer protected one means the store
@@ -218,8 +254,11 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
     }
     if (h->seq == ver + 1)
         return accept_inflight(s, file, h);
-    if (h->seq < cur || (cur == 0 && h->seq <= ver))
-        return check_older(s, file, h);
+    if (h->seq < cur || (cur == 0 && h->seq <= ver)) {
+        char what[64];
+        snprintf(what, sizeof what, "sealed %s", f);
+        return check_older(s, file, h, what);
+    }
     eaudit(s->oc, "counter-store-rollback", "sealed %s holds state version %llu, but the counter "
            "store records %llu: the store went back or is another host's: refused", f,
            (unsigned long long)h->seq, (unsigned long long)ver);

@@ -34,6 +34,8 @@ struct rollback {
     bool have_auth;          /* a verified restore authorisation */
     struct restore_auth auth;
     bool restored;           /* this power-on opened an authorised older state */
+    uint64_t floor;          /* versions continue above this: an incoming
+                                state that ran on another host */
 };
 
 /* A record of `file` was picked (h), or the file is absent (h NULL): may it
@@ -45,6 +47,13 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
  * is not what this process last saw: another instance of the vTPM wrote it
  * (a fork), or the store was replaced under it. */
 svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq, const uint8_t *iv);
+/* An incoming migration blob of the permanent state (SET_STATEBLOB), which
+ * carries the state version it was taken at (h->seq): the same check as a
+ * record, since `virsh restore` and snapshot reverts come this way. The
+ * current version, or one newer than this host ever recorded (the vTPM ran
+ * on another host since; versions then continue above it), is accepted;
+ * an older one only under `snapshot` with the tenant's authorisation. */
+svtpm_err rollback_check_blob(struct store *s, const struct seal_hdr *h);
 /* The version the next record of a file at file_seq gets. */
 uint64_t rollback_next_seq(const struct store *s, uint64_t file_seq);
 

@@ -143,6 +143,7 @@ static uint32_t raw_process(struct tpm *t, const uint8_t *cmd, uint32_t len, uin
     TPM_RESULT rc = TPMLIB_Process(&t->rbuf, rlen, &t->rbuf_size, (unsigned char *)cmd, len);
     if (len >= 10)
         t->last_ordinal = get_be32(cmd + 6);
+    t->handed_off = false;
     return rc;
 }
 
@@ -151,7 +152,7 @@ static uint32_t raw_process(struct tpm *t, const uint8_t *cmd, uint32_t len, uin
  * the guest already sent Shutdown (S3 resume relies on its Shutdown(STATE)). */
 static void auto_shutdown(struct tpm *t)
 {
-    if (!t->running || !t->auto_shutdown || t->last_ordinal == TPM2_CC_SHUTDOWN)
+    if (!t->running || !t->auto_shutdown || t->last_ordinal == TPM2_CC_SHUTDOWN || t->handed_off)
         return;
     for (uint8_t su = 1;; su = 0) {   /* SU_STATE, then SU_CLEAR */
         uint8_t cmd[12] = { 0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x45, 0, su };
@@ -177,6 +178,7 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
     t->load_failed = false;
     t->perm_emptied = false;
     t->last_ordinal = 0;
+    t->handed_off = false;
     TPM_RESULT rc = TPMLIB_MainInit();
     drop_cache(t);
     if (rc != TPM_SUCCESS) {
@@ -255,6 +257,11 @@ uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t 
         return TPM_RETRY;      /* TPM 2 keeps no savestate: "does not exist" */
     if (!mig_kind(type))
         return TPM_FAIL;
+    if (t->store->wedged) {
+        /* The state in memory may be ahead of every recorded version. */
+        elog(t->oc, LOG_ERR, "state blob refused: a state write failed; power the vTPM on again first");
+        return TPM_FAIL;
+    }
     enum TPMLIB_StateType st = type == PTM_BLOB_TYPE_PERMANENT ? TPMLIB_STATE_PERMANENT : TPMLIB_STATE_VOLATILE;
     if (TPMLIB_GetState(st, &plain, &plen) != TPM_SUCCESS || !plain)
         return type == PTM_BLOB_TYPE_VOLATILE && !t->running ? TPM_RETRY : TPM_FAIL;
@@ -266,6 +273,8 @@ uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t 
         seal_record(t->store->plat, &h, plain, plen, out, cap) == SVTPM_OK) {
         *len = (uint32_t)seal_rec_len(plen);
         rc = TPM_SUCCESS;
+        if (type == PTM_BLOB_TYPE_PERMANENT && t->store->rb.active)
+            t->handed_off = true;
     }
     secure_wipe(plain, plen);
     free(plain);
@@ -291,9 +300,17 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
             t->perm_emptied = true;
         return rc;
     }
+    uint8_t *plain = NULL;
+    TPM_RESULT rc = TPM_BAD_PARAMETER;
     svtpm_err err = seal_open(t->store->plat, blob, len, &h, t->store->plain, &plen);
     if (!err && (h.kind != mig_kind(type) || seal_rec_len(h.payload_len) != len))
         err = SVTPM_E_FORMAT;
+    /* Out of the store's scratch: the rollback check reads the counter store through it. */
+    if (!err && !(plain = malloc(plen ? plen : 1)))
+        err = SVTPM_E_NOMEM;
+    if (plain)
+        memcpy(plain, t->store->plain, plen);
+    secure_wipe(t->store->plain, SEAL_PAYLOAD_MAX);
     if (!err && t->store->have_id && !ct_equal(h.vtpm_id, t->store->vtpm_id, 16))
         err = SVTPM_E_FOREIGN;
     if (!err && (!ct_equal(h.tenant, t->store->tenant, 32) || h.bind_gen > t->store->bind_gen))
@@ -301,16 +318,23 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
     if (err == SVTPM_E_FOREIGN)
         eaudit(t->oc, "state-replacement", "incoming migration blob belongs to another vTPM, "
                "tenant or binding generation: refused");
+    if (!err && type == PTM_BLOB_TYPE_PERMANENT)
+        err = rollback_check_blob(t->store, &h);
     if (err) {
         elog(t->oc, LOG_ERR, "incoming %s state blob refused: %s",
              type == PTM_BLOB_TYPE_PERMANENT ? "permanent" : "volatile", svtpm_strerror(err));
-        return err == SVTPM_E_AUTH ? TPM_DECRYPT_ERROR : TPM_BAD_PARAMETER;
+        rc = err == SVTPM_E_AUTH ? TPM_DECRYPT_ERROR : TPM_BAD_PARAMETER;
+        goto out;
     }
     if (!t->store->have_id) {
         memcpy(t->store->vtpm_id, h.vtpm_id, 16);
         t->store->have_id = true;
     }
-    TPM_RESULT rc = TPMLIB_SetState(st, t->store->plain, plen);
-    secure_wipe(t->store->plain, plen);
+    rc = TPMLIB_SetState(st, plain, plen);
+out:
+    if (plain) {
+        secure_wipe(plain, plen);
+        free(plain);
+    }
     return rc;
 }

@@ -14,6 +14,10 @@ struct tpm {
     bool running;
     bool auto_shutdown;         /* send TPM2_Shutdown before power-off (swtpm 0.8+) */
     uint32_t last_ordinal;
+    bool handed_off;            /* under rollback protection, the permanent
+                                   state went out as a blob (migration, save)
+                                   and no command ran since: no auto-shutdown,
+                                   whose write would make that blob stale */
     unsigned char *rbuf;        /* libtpms' response buffer, reused */
     uint32_t rbuf_size;
     /* One-shot cache: libtpms loads permall twice per power-on. */

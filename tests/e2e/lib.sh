@@ -23,6 +23,8 @@
 #   E2E_VERBOSE=1       echo the output of every successful command
 #   E2E_START_ARGS      extra options for every vtpm_start (split on spaces; e.g. a
 #                       binding manifest, see test_crash_bound.sh)
+#   E2E_FLAGS           vtpm_start's --flags (default not-need-init,startup-clear;
+#                       not-need-init alone starts as QEMU would, without TPM2_Startup)
 #
 # Conventions for tests:
 #   * Run client commands through run_ok / run_fails (bounded by a timeout, output
@@ -333,7 +335,7 @@ vtpm_start() {   # vtpm_start [EXTRA ARGS...] : start the server on $VTPM_STATE,
       --tpmstate "dir=$VTPM_STATE" \
       --server "type=tcp,port=$VTPM_PORT" \
       --ctrl "type=tcp,port=$VTPM_CTRL_PORT" \
-      --flags not-need-init,startup-clear \
+      --flags "${E2E_FLAGS:-not-need-init,startup-clear}" \
       --log "file=$VTPM_LOG,level=2" \
       --pid "file=$VTPM_PIDFILE" \
       "$@" ${E2E_START_ARGS:-} </dev/null >>"$VTPM_STDERR" 2>&1 &

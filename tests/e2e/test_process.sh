@@ -37,7 +37,10 @@ note "--pid fd= and --log fd="
     --ctrl "type=unixio,path=$ctrl,terminate" --pid fd=7 --log fd=8,level=2 ) &
 spid=$!
 E2E_BG_PIDS+=("$spid")
-for _ in $(seq 100); do [ -S "$ctrl" ] && [ -s "$WORK/pid2" ] && break; sleep 0.05; done
+# (the "ready" line may follow the socket and the pid by a moment)
+for _ in $(seq 100); do
+  [ -S "$ctrl" ] && [ -s "$WORK/pid2" ] && grep -q "ready" "$WORK/fd.log" && break; sleep 0.05
+done
 assert_eq "$spid" "$(cat "$WORK/pid2")" "pid written to --pid fd="
 grep -q "ready" "$WORK/fd.log" || fail "nothing logged to --log fd="
 note "--ctrl ...,terminate: exits when the control client leaves"

@@ -13,37 +13,15 @@
 # there.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_state.sh"
+. "$(dirname "$0")/lib_da.sh"
 st_require_svtpm
 e2e_require tpm2_dictionarylockout tpm2_hmac tpm2_getcap tpm2_evictcontrol
 TENANT=$(dirname "$VTPM_BIN")/svtpm-tenant
 SIG=$(dirname "$VTPM_BIN")/svtpm-enclave.sig
 cd "$WORK" || fail "cd $WORK"
 AUDIT=$WORK/audit.jsonl
-KEY=0x81000010
-echo data >data.bin
 head -c 4096 /dev/urandom >img
 
-lockout_counter() {   # sets LC to TPM2_PT_LOCKOUT_COUNTER (decimal)
-  run_ok "getcap properties-variable" tpm2_getcap properties-variable
-  LC=$(awk '/TPM2_PT_LOCKOUT_COUNTER/ { print $2 }' "$E2E_OUT")
-  [ -n "$LC" ] || fail "no TPM2_PT_LOCKOUT_COUNTER in: $(head -n 5 "$E2E_OUT" | tr '\n' ' ')"
-  LC=$((LC))
-}
-setup_key() {   # DA parameters, a persistent HMAC key with PIN "right"
-  run_ok "dictionarylockout parameters" tpm2_dictionarylockout -s -n 3 -t 3600 -l 3600
-  run_ok "createprimary" tpm2_createprimary -C o -c prim.ctx
-  run_ok "create HMAC key with a PIN" tpm2_create -C prim.ctx -G hmac -p right -u k.pub -r k.priv
-  run_ok "load" tpm2_load -C prim.ctx -u k.pub -r k.priv -c k.ctx
-  run_ok "evictcontrol" tpm2_evictcontrol -C o -c k.ctx "$KEY"
-  run_ok "hmac with the right PIN" tpm2_hmac -c "$KEY" -p right data.bin
-}
-fail_until_lockout() {
-  local i
-  for i in 1 2 3; do run_fails "hmac with a wrong PIN ($i)" tpm2_hmac -c "$KEY" -p wrong data.bin; done
-  run_fails "hmac with the right PIN, locked out" tpm2_hmac -c "$KEY" -p right data.bin
-  assert_match "0x921|lockout" "$(cat "$E2E_ERR")" "locked out (TPM_RC_LOCKOUT)"
-  lockout_counter; assert_eq 3 "$LC" "failedTries after 3 wrong PINs"
-}
 # expect_refused LABEL ATTACK ARGS... : start on $VTPM_STATE must fail, naming ATTACK, files untouched
 expect_refused() {
   local label=$1 attack=$2; shift 2
@@ -93,14 +71,7 @@ expect_refused "state deleted" state-deleted "${B[@]}"
 rm -rf st; cp -a real st
 
 # --- snapshot: a restore needs the tenant's authorisation, once ----------------------
-U2=$(st_new_uuid)
-run_ok "bind (snapshot)" "$TENANT" bind --key t.key --vtpm-id "$U2" --image img --enclave-sigstruct "$SIG" \
-  --policy snapshot --out m.snap
-S=(--binding manifest=m.snap --vm-image img --audit "file=$AUDIT")
-VTPM_STATE=$WORK/sn
-vtpm_start "${S[@]}"
-run_ok "nvdefine" tpm2_nvdefine 0x01500040 -C o -s 8 -a "ownerread|ownerwrite"
-printf 'AAAAAAAA' >a.bin; run_ok "nvwrite A" tpm2_nvwrite 0x01500040 -C o -i a.bin
+snapshot_vtpm "$WORK/sn"
 vtpm_stop || fail stop
 cp -a sn snsnap
 vtpm_start "${S[@]}"

@@ -1292,6 +1292,46 @@ static void test_fork_detected(void **state)
     store_fini(&s2);
 }
 
+/* Incoming migration blobs (SET_STATEBLOB) carry the state version they
+ * were taken at: the current one passes, an older one is a rollback, one
+ * newer than this host's store knows (the vTPM ran on another host) passes
+ * and the versions continue above it. */
+static void test_blob_versions(void **state)
+{
+    struct fx *f = *state;
+    struct vt *v = &f->a;
+    g_buf = f->buf;
+    struct seal_hdr h = { .kind = SEAL_KIND_MIG_PERMALL };
+    /* a vTPM new to this host: no entry */
+    h.seq = 7;
+    assert_int_equal(rollback_check_blob(&v->s, &h), SVTPM_OK);
+    fh_ecall_end(&v->h);
+    assert_int_equal(save_v(v, PERM, 100, 1), SVTPM_OK);
+    assert_entry(v, 8, 8, 0);
+    assert_int_equal(save_v(v, VOL, 100, 2), SVTPM_OK);
+    assert_entry(v, 9, 8, 9);
+    h.seq = 8;   /* the current permall */
+    assert_int_equal(rollback_check_blob(&v->s, &h), SVTPM_OK);
+    fh_ecall_end(&v->h);
+    fh_log_clear(&v->h);
+    h.seq = 7;   /* older */
+    assert_int_equal(rollback_check_blob(&v->s, &h), SVTPM_E_ROLLBACK);
+    fh_ecall_end(&v->h);
+    assert_true(fh_log_has(&v->h, "attack=rollback"));
+    h.seq = 9;   /* the volatile file's version: never a permall's */
+    assert_int_equal(rollback_check_blob(&v->s, &h), SVTPM_E_ROLLBACK);
+    fh_ecall_end(&v->h);
+    h.seq = 40;  /* ran elsewhere since */
+    vt_restart(v);
+    expect_load(v, PERM, 100, 1);
+    assert_int_equal(rollback_check_blob(&v->s, &h), SVTPM_OK);
+    fh_ecall_end(&v->h);
+    assert_int_equal(save_v(v, PERM, 100, 3), SVTPM_OK);
+    assert_entry(v, 41, 41, 9);
+    /* nothing was written by the checks themselves */
+    assert_int_equal(v->h.nrs_unlocked_writes, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1313,6 +1353,7 @@ int main(void)
         T(test_failed_write_wedges),
         T(test_version_reused_record_refused),
         T(test_fork_detected),
+        T(test_blob_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,40 @@
+# Helpers for the dictionary-attack scenarios (test_rollback*.sh), sourced
+# after lib.sh; they run in the current directory: a persistent DA-protected
+# HMAC key $KEY with PIN "right", maxTries 3, recovery times of an hour.
+KEY=0x81000010
+
+lockout_counter() {   # sets LC to TPM2_PT_LOCKOUT_COUNTER (decimal)
+  run_ok "getcap properties-variable" tpm2_getcap properties-variable
+  LC=$(awk '/TPM2_PT_LOCKOUT_COUNTER/ { print $2 }' "$E2E_OUT")
+  [ -n "$LC" ] || fail "no TPM2_PT_LOCKOUT_COUNTER in: $(head -n 5 "$E2E_OUT" | tr '\n' ' ')"
+  LC=$((LC))
+}
+setup_key() {   # DA parameters, the key
+  echo data >data.bin
+  run_ok "dictionarylockout parameters" tpm2_dictionarylockout -s -n 3 -t 3600 -l 3600
+  run_ok "createprimary" tpm2_createprimary -C o -c prim.ctx
+  run_ok "create HMAC key with a PIN" tpm2_create -C prim.ctx -G hmac -p right -u k.pub -r k.priv
+  run_ok "load" tpm2_load -C prim.ctx -u k.pub -r k.priv -c k.ctx
+  run_ok "evictcontrol" tpm2_evictcontrol -C o -c k.ctx "$KEY"
+  run_ok "hmac with the right PIN" tpm2_hmac -c "$KEY" -p right data.bin
+}
+fail_until_lockout() {   # three wrong PINs: TPM_RC_LOCKOUT, failedTries 3
+  local i
+  for i in 1 2 3; do run_fails "hmac with a wrong PIN ($i)" tpm2_hmac -c "$KEY" -p wrong data.bin; done
+  run_fails "hmac with the right PIN, locked out" tpm2_hmac -c "$KEY" -p right data.bin
+  assert_match "0x921|lockout" "$(cat "$E2E_ERR")" "locked out (TPM_RC_LOCKOUT)"
+  lockout_counter; assert_eq 3 "$LC" "failedTries after 3 wrong PINs"
+}
+# snapshot_vtpm DIR : a new vTPM bound under policy snapshot (tenant key t.key;
+# $TENANT, $SIG, $AUDIT and img from the test), state in DIR, started, with NV
+# index 0x01500040 holding "AAAAAAAA" (a.bin). Sets U2 and S (its start options).
+snapshot_vtpm() {
+  U2=$(st_new_uuid)
+  run_ok "bind (snapshot)" "$TENANT" bind --key t.key --vtpm-id "$U2" --image img \
+    --enclave-sigstruct "$SIG" --policy snapshot --out m.snap
+  S=(--binding manifest=m.snap --vm-image img --audit "file=$AUDIT")
+  VTPM_STATE=$1
+  vtpm_start "${S[@]}"
+  run_ok "nvdefine" tpm2_nvdefine 0x01500040 -C o -s 8 -a "ownerread|ownerwrite"
+  printf 'AAAAAAAA' >a.bin; run_ok "nvwrite A" tpm2_nvwrite 0x01500040 -C o -i a.bin
+}
