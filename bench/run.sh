@@ -34,6 +34,9 @@
 #   BENCH_PIN=1          0 = no CPU pinning (default: client on one CPU, servers on another)
 #   BENCH_TMPDIR=$BUILD/bench   where the scratch dir (state dirs, platform key) goes
 #   BENCH_EXTRA="cmd1 cmd2"  more extension commands besides bench/extra-*.sh
+#   BENCH_BOUND=1        run svtpm bound (issue 4): a tenant manifest (policy strict,
+#                        one 1 MiB image, measured at start), a counter store in the
+#                        scratch dir, so every state update also writes the store
 #   BENCH_TARGET_CMD=1.05 BENCH_TARGET_NV=1.00 BENCH_TARGET_LAUNCH= BENCH_TARGET_MEM=
 #                        ratio targets (empty = report only)
 #
@@ -99,6 +102,17 @@ mkdir -p "$TMPBASE"
 TMP=$(mktemp -d "$TMPBASE/run.XXXXXX")
 chmod 700 "$TMP"
 export SVTPM_PLATFORM_KEY=$TMP/platform.key   # svtpm needs it; swtpm ignores it
+BOUND_ARGS=""
+if [ "${BENCH_BOUND:-0}" = 1 ]; then
+  TENANT=$(dirname "$SVTPM_BIN")/svtpm-tenant
+  mkdir -p "$TMP/bound/counters"
+  head -c 1048576 /dev/urandom >"$TMP/bound/image"
+  "$TENANT" keygen --out "$TMP/bound/t.key" >/dev/null &&
+  "$TENANT" bind --key "$TMP/bound/t.key" --vtpm-id "$(cat /proc/sys/kernel/random/uuid)" \
+    --image "$TMP/bound/image" --enclave-sigstruct "$(dirname "$SVTPM_BIN")/svtpm-enclave.sig" \
+    --policy strict --out "$TMP/bound/m" >/dev/null || { echo "bench: cannot make a binding" >&2; exit 2; }
+  BOUND_ARGS="--binding manifest=$TMP/bound/m --vm-image $TMP/bound/image --counters dir=$TMP/bound/counters"
+fi
 
 # CPU pinning: with >= 2 CPUs the client runs on one CPU and both servers (with
 # all their processes, e.g. svtpm's enclave) on another, so both get the same
@@ -148,6 +162,7 @@ pick_port_pair() {  # prints P with P and P+1 free (and not handed out before)
 server_args() {  # name port statedir
   echo socket --tpm2 --tpmstate "dir=$3" --server "type=tcp,port=$2" --ctrl "type=tcp,port=$(($2+1))" \
        --flags not-need-init,startup-clear
+  [ "$1" != svtpm ] || echo "$BOUND_ARGS"
 }
 
 # All processes of an instance: the main pid and its descendants, recursively.
@@ -222,7 +237,7 @@ SWTPM_VER=$("$SWTPM_BIN" --version 2>/dev/null | head -n1 || true)
 echo "== svtpm benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $MACHINE"
 echo "swtpm:   $SWTPM_BIN (${SWTPM_VER:-version unknown})"
-echo "svtpm:   $SVTPM_BIN"
+echo "svtpm:   $SVTPM_BIN${BOUND_ARGS:+ (bound: policy strict, counter store, 1 MiB image)}"
 echo "config:  pinning: $PIN_DESC; rounds=$ROUNDS interleave=$INTERLEAVE iters=$ITERS keygen=$KEYGEN warmup=$WARMUP launches=$LAUNCHES${OPS_FILTER:+ ops=$OPS_FILTER}"
 echo
 
@@ -403,7 +418,7 @@ echo "total benchmark time: ${T_TOTAL}s; raw samples: $OUT/raw/"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- machine: $MACHINE"
-  echo "- swtpm: \`$SWTPM_BIN\` (${SWTPM_VER:-version unknown}); svtpm: \`$SVTPM_BIN\`"
+  echo "- swtpm: \`$SWTPM_BIN\` (${SWTPM_VER:-version unknown}); svtpm: \`$SVTPM_BIN\`${BOUND_ARGS:+ bound (policy strict, counter store, 1 MiB image)}"
   echo "- config: pinning: $PIN_DESC; rounds=$ROUNDS (alternating order), interleave=$INTERLEAVE, iters=$ITERS, keygen=$KEYGEN, warmup=$WARMUP per round; launches=$LAUNCHES; total ${T_TOTAL}s"
   echo "- TPM commands: ESAPI over the swtpm TCTI (one TCP connection per command), each Esys call timed end to end; with interleave=1 one client drives both servers, alternating per iteration (AB, BA, ...)."
   echo "- swtpm/svtpm: median of all samples pooled over the rounds. Ratio \"paired\": median over all back-to-back pairs of svtpm_i/swtpm_i (cancels machine noise slower than one iteration); \"medians\": ratio of the pooled medians (RSA key generation, whose cost is random per call). 95% CI: percentile bootstrap of that ratio. \"per round\": the same ratio for each round alone."

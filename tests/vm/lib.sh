@@ -14,6 +14,7 @@
 #   VM_MACHINE      QEMU machine type (default: q35)
 #   VM_BOOT_TIMEOUT seconds one boot may take (default 120 under TCG, 60 under KVM)
 #   VM_TPM_DEVICES  QEMU TPM front ends to test (default: "tpm-tis tpm-crb")
+#   VM_VTPM_ARGS    extra options for every vTPM start (an array; e.g. a binding)
 #   VM_MEM          guest RAM in MiB (default 256)
 #   VM_KVM_PROBE_TIMEOUT  seconds the KVM probe boot may take (default 20)
 #   VM_KEEP=1       keep the work directory (logs, state, migration stream)
@@ -186,7 +187,7 @@ vm_start_vtpm() {
   rm -f "$sock"
   "$bin" socket --tpm2 --tpmstate "dir=$state,mode=0600" \
     --ctrl "type=unixio,path=$sock,mode=0600" \
-    --log "file=$WORK/$name.vtpm.log,level=20" --terminate \
+    --log "file=$WORK/$name.vtpm.log,level=20" --terminate ${VM_VTPM_ARGS[@]+"${VM_VTPM_ARGS[@]}"} \
     </dev/null >"$WORK/$name.vtpm.out" 2>&1 7>&- 8<&- &
   VM_PID[$name.vtpm]=$!
   for i in $(seq 100); do

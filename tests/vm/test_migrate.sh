@@ -17,10 +17,28 @@
 # and pcrUpdateCounter is the same before and after.
 #
 # Knobs (see lib.sh): VTPM_BIN, VM_ACCEL=tcg|kvm, VM_KEEP=1,
-# VM_TPM_DEVICES (default "tpm-tis tpm-crb").
+# VM_TPM_DEVICES (default "tpm-tis tpm-crb"). MIGRATE_BOUND=1 (what
+# test_migrate_bound.sh sets) runs it on a vTPM bound to a tenant manifest
+# (policy strict, the guest's kernel and initrd as its images) with a counter
+# store: the migration must pass rollback protection, without an audit record.
 . "$(dirname "$0")/lib.sh"
 command -v socat >/dev/null 2>&1 || { echo "SKIP: socat not installed (needed for QMP)"; exit 77; }
 vm_init
+
+VM_VTPM_ARGS=()
+if [ "${MIGRATE_BOUND:-0}" = 1 ]; then
+  tenant=$(dirname "$VTPM_BIN")/svtpm-tenant
+  [ -x "$tenant" ] || { echo "SKIP: $tenant not built (the bound variant needs svtpm)"; exit 77; }
+  "$tenant" keygen --out "$WORK/t.key" >/dev/null || vm_fail "svtpm-tenant keygen failed"
+  "$tenant" bind --key "$WORK/t.key" --vtpm-id "$(cat /proc/sys/kernel/random/uuid)" \
+    --image "$VM_DIR/vmlinuz" --image "$VM_DIR/initrd.img" \
+    --enclave-sigstruct "$(dirname "$VTPM_BIN")/svtpm-enclave.sig" --policy strict \
+    --out "$WORK/m" >/dev/null || vm_fail "svtpm-tenant bind failed"
+  : >"$WORK/audit.jsonl"
+  VM_VTPM_ARGS=(--binding "manifest=$WORK/m" --vm-image "$VM_DIR/vmlinuz" --vm-image "$VM_DIR/initrd.img"
+                --counters "dir=$WORK/counters" --audit "file=$WORK/audit.jsonl")
+  vm_log "bound: policy strict, counter store $WORK/counters"
+fi
 
 # The digest the guest extends PCR16 with, taken from the guest's /init.
 D=$(sed -n 's/^ *D=\([0-9a-f]\{64\}\)$/\1/p' "$VM_TOP/tests/vm/guest-init.sh")
@@ -146,5 +164,9 @@ migrate_once() {   # migrate_once DEVICE
 for dev in ${VM_TPM_DEVICES:-tpm-tis tpm-crb}; do
   migrate_once "$dev"
 done
+if [ "${MIGRATE_BOUND:-0}" = 1 ]; then
+  [ ! -s "$WORK/audit.jsonl" ] || vm_fail "audit records during a legitimate migration: $(head -c 400 "$WORK/audit.jsonl")"
+  [ -s "$WORK/counters/svtpm.nrs" ] || vm_fail "no counter store was written"
+fi
 vm_log "PASS"
 exit 0

@@ -1,0 +1,54 @@
+/* The dictionary-attack (DA) fields inside libtpms' permanent state: the
+ * "permall" blob libtpms hands to the NVRAM store callback and returns from
+ * TPMLIB_GetState(TPMLIB_STATE_PERMANENT). After a tenant-authorised
+ * snapshot restore the enclave re-applies the recorded DA state to the
+ * restored blob before libtpms loads it.
+ *
+ * Layout (libtpms 0.9.2, big-endian, every NV_HEADER is u16 version, u32
+ * magic, u16 min_version):
+ *   PERSISTENT_ALL header (v3, magic 0xab364723)
+ *   PA_COMPILE_CONSTANTS (v3, 0xc9ea6431): u32 count (120), 120 x u32,
+ *     block marker (u8 has, u16 size, size bytes)
+ *   PERSISTENT_DATA (v4, 0x12213443): u8 disableClear, 3 x u16 alg,
+ *     12 x TPM2B (policies, auths, seeds, proofs), u64 totalResetCount,
+ *     u32 resetCount, block marker + PCR_POLICY (v2, 0x176be626),
+ *     TPML_PCR_SELECTION, u16 n + ppList[n],
+ *     u32 failedTries | u32 maxTries | u32 recoveryTime |
+ *     u32 lockoutRecovery | u8 lockOutAuthEnabled      <- the DA fields
+ *     u16 orderlyState, u16 n + auditCommands[n], ..., trailing blocks
+ *   ORDERLY_DATA (0x56657887), ..., u32 0xab364723 (the last four bytes)
+ * The blob carries no checksum: libtpms loads a patched blob as it is.
+ * Any other version of the three headers is refused (SVTPM_E_UNSUPPORTED):
+ * its layout has not been checked against a real libtpms. */
+#ifndef SVTPM_TPMSTATE_H
+#define SVTPM_TPMSTATE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+
+#define TPMSTATE_DA_LEN 17u   /* 4 x u32 + u8, contiguous */
+
+struct tpm_da {
+    uint32_t failed_tries;       /* gp.failedTries: TPM_PT_LOCKOUT_COUNTER */
+    uint32_t max_tries;          /* TPM_PT_MAX_AUTH_FAIL */
+    uint32_t recovery_time;      /* seconds, TPM_PT_LOCKOUT_INTERVAL */
+    uint32_t lockout_recovery;   /* seconds, TPM_PT_LOCKOUT_RECOVERY */
+    bool lockout_auth_enabled;   /* FALSE after a lockoutAuth failure */
+};
+
+/* Finds the DA fields: their offset in blob (*off may be NULL). Checks the
+ * whole path to them, that ORDERLY_DATA follows PERSISTENT_DATA and that the
+ * blob ends with the PERSISTENT_ALL magic. SVTPM_E_TRUNCATED when the blob
+ * ends before that path does, SVTPM_E_UNSUPPORTED for an unverified
+ * version, SVTPM_E_FORMAT for anything else unexpected. */
+svtpm_err tpmstate_da_find(const uint8_t *blob, size_t len, size_t *off);
+
+/* Reads the DA fields; *da is written only on success. */
+svtpm_err tpmstate_da_read(const uint8_t *blob, size_t len, struct tpm_da *da);
+
+/* Overwrites the DA fields in place with *da (they have a fixed width, so
+ * nothing else moves). On failure the blob is left untouched. */
+svtpm_err tpmstate_da_patch(uint8_t *blob, size_t len, const struct tpm_da *da);
+
+#endif
