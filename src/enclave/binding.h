@@ -21,6 +21,8 @@ struct binding {
     struct manifest m;
     uint8_t tenant[32];      /* SHA-256(m.tenant_pub) */
     uint32_t n_host_images;  /* images the host offers to stream */
+    bool measured_at_bind;   /* the images were measured by ECALL_BIND and no
+                                power-on has happened since */
 };
 
 /* Verifies `buf` as a manifest for an enclave of identity `id`, with the

@@ -61,6 +61,7 @@ static svtpm_err e_bind(struct enclave *e, struct rd *req, struct wr *resp)
         err = binding_restore_auth(&e->binding, &e->store, auth, na, &e->oc);
     if (!err)
         err = binding_check_images(&e->binding, &e->oc);
+    e->binding.measured_at_bind = err == SVTPM_OK;
     for (uint32_t file = STATE_FILE_PERMALL; !err && file <= STATE_FILE_VOLATILE; file++) {
         uint8_t *plain = NULL;
         uint32_t len = 0;
@@ -84,8 +85,13 @@ static svtpm_err e_power_on(struct enclave *e, struct rd *req, struct wr *resp)
     uint32_t flags = rd_be32(req);
     if (!rd_ok(req) || rd_left(req))
         return SVTPM_E_INVAL;
-    /* The image is measured at every power-on: a VM reset may boot another. */
-    if (binding_check_images(&e->binding, &e->oc) != SVTPM_OK) {
+    /* The image is measured at every power-on, since a VM reset may boot
+     * another; the first power-on after the start uses the start's
+     * measurement (the host streams the bytes either way, so measuring twice
+     * in a row proves nothing more, and costs a hash of every image). */
+    bool fresh = e->binding.measured_at_bind;
+    e->binding.measured_at_bind = false;
+    if (!fresh && binding_check_images(&e->binding, &e->oc) != SVTPM_OK) {
         wr_be32(resp, TPM_FAIL);
         wr_be32(resp, SVTPM_E_PERM);
         wr_be32(resp, 0);

@@ -28,6 +28,10 @@
 #define NRS_RESERVED    12u
 #define NRS_MAX_ENTRIES ((SVTPM_STATE_PLAIN_MAX - 8u) / NRS_ENTRY_LEN)
 
+/* da_flags */
+#define NRS_DA_KNOWN            0x1u   /* failed_tries and the flag below were read from permall */
+#define NRS_DA_LOCKOUT_AUTH_OFF 0x2u   /* lockOutAuthEnabled was FALSE (a lockoutAuth failure) */
+
 struct nrs_entry {
     uint8_t vtpm_id[16];
     uint8_t tenant[32];

@@ -1,6 +1,7 @@
 #include "rollback.h"
 #include "bytes.h"
 #include "store.h"
+#include "tpmstate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,24 @@ static svtpm_err check_unchanged(struct store *s, const struct nrs_entry *e, boo
     return SVTPM_E_ROLLBACK;
 }
 
-svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq, const uint8_t *iv)
+/* The DA state of a permall record into e (unknown if it cannot be read). */
+static void record_da(struct store *s, struct nrs_entry *e, const struct rb_rec *r)
+{
+    struct tpm_da da;
+    svtpm_err err = tpmstate_da_read(r->plain, r->len, &da);
+    if (err) {
+        if (e->da_flags & NRS_DA_KNOWN)
+            elog(s->oc, LOG_WARN, "permall version %llu: its dictionary-attack state cannot be read "
+                 "(%s): not recorded; an authorised restore will be refused",
+                 (unsigned long long)r->seq, svtpm_strerror(err));
+        e->da_flags = 0;
+        return;
+    }
+    e->failed_tries = da.failed_tries;
+    e->da_flags = NRS_DA_KNOWN | (da.lockout_auth_enabled ? 0 : NRS_DA_LOCKOUT_AUTH_OFF);
+}
+
+svtpm_err rollback_written(struct store *s, uint32_t file, const struct rb_rec *r)
 {
     struct rollback *rb = &s->rb;
     uint8_t *p = NULL;
@@ -106,13 +124,16 @@ svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq, const u
             memcpy(e.vtpm_id, s->vtpm_id, 16);
             memcpy(e.tenant, s->tenant, 32);
         }
+        uint64_t seq = r ? r->seq : 0;
         if (seq > e.version)
             e.version = seq;
         *file_seq(&e, file) = seq;
-        if (iv)
-            memcpy(file_iv(&e, file), iv, SEAL_IV_LEN);
+        if (r)
+            memcpy(file_iv(&e, file), r->iv, SEAL_IV_LEN);
         else
             memset(file_iv(&e, file), 0, SEAL_IV_LEN);
+        if (r && r->plain && file == STATE_FILE_PERMALL)
+            record_da(s, &e, r);
         e.bind_gen = s->bind_gen;
         err = put(s, &e, p, len);
     }
@@ -138,11 +159,11 @@ static bool authorised(const struct rollback *rb, uint32_t file, uint64_t seq)
 /* A record one version past the recorded one was written and never
  * recorded: the process stopped (or its store write failed) before the
  * response left. Nothing of it was acknowledged; it is recorded now. */
-static svtpm_err accept_inflight(struct store *s, uint32_t file, const struct seal_hdr *h)
+static svtpm_err accept_inflight(struct store *s, uint32_t file, const struct rb_rec *r)
 {
     elog(s->oc, LOG_WARN, "sealed %s: state version %llu was written but not recorded (the vTPM "
-         "stopped before answering); recording it", store_file_name(file), (unsigned long long)h->seq);
-    return rollback_written(s, file, h->seq, h->iv);
+         "stopped before answering); recording it", store_file_name(file), (unsigned long long)r->seq);
+    return rollback_written(s, file, r);
 }
 
 /* what: "sealed permall" or the like, for the messages. */
@@ -155,6 +176,7 @@ static svtpm_err check_older(struct store *s, uint32_t file, const struct seal_h
                    "%llu under the tenant's restore authorisation (policy snapshot)", what,
                    (unsigned long long)h->seq, (unsigned long long)rb->e.version);
         rb->restored = true;
+        rb->reapply = file == STATE_FILE_PERMALL;
         return SVTPM_OK;
     }
     eaudit(s->oc, "rollback", "%s holds state version %llu, older than the recorded version "
@@ -207,10 +229,12 @@ svtpm_err rollback_check_blob(struct store *s, const struct seal_hdr *h)
     return check_older(s, STATE_FILE_PERMALL, h, "incoming migration blob");
 }
 
-svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h)
+svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h,
+                         const uint8_t *plain, uint32_t len)
 {
     struct rollback *rb = &s->rb;
     const char *f = store_file_name(file);
+    struct rb_rec r = { .seq = h ? h->seq : 0, .iv = h ? h->iv : NULL, .plain = plain, .len = len };
     if (!rb->active)
         return SVTPM_OK;
     svtpm_err err = refresh(s);
@@ -227,8 +251,8 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
             return SVTPM_E_ROLLBACK;
         }
         if (h && (h->flags & SEAL_F_NRS))
-            return accept_inflight(s, file, h);
-        return h ? rollback_written(s, file, h->seq, h->iv) : SVTPM_OK;
+            return accept_inflight(s, file, &r);
+        return h ? rollback_written(s, file, &r) : SVTPM_OK;
     }
     uint64_t cur = *file_seq(&rb->e, file), ver = rb->e.version;
     if (!h) {
@@ -242,7 +266,7 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
         }
         elog(s->oc, LOG_WARN, "sealed %s (state version %llu) is gone: starting without it", f,
              (unsigned long long)cur);
-        return rollback_written(s, file, 0, NULL);
+        return rollback_written(s, file, NULL);
     }
     if (h->seq == cur) {
         if (ct_equal(h->iv, file_iv(&rb->e, file), SEAL_IV_LEN))
@@ -253,7 +277,7 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
         return SVTPM_E_ROLLBACK;
     }
     if (h->seq == ver + 1)
-        return accept_inflight(s, file, h);
+        return accept_inflight(s, file, &r);
     if (h->seq < cur || (cur == 0 && h->seq <= ver)) {
         char what[64];
         snprintf(what, sizeof what, "sealed %s", f);
@@ -263,4 +287,38 @@ svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *
            "store records %llu: the store went back or is another host's: refused", f,
            (unsigned long long)h->seq, (unsigned long long)ver);
     return SVTPM_E_ROLLBACK;
+}
+
+svtpm_err rollback_reapply(struct store *s, uint8_t *plain, uint32_t len)
+{
+    struct rollback *rb = &s->rb;
+    struct tpm_da da;
+    svtpm_err err = SVTPM_OK;
+    if (!rb->reapply)
+        return SVTPM_OK;
+    rb->reapply = false;
+    if (!(rb->e.da_flags & NRS_DA_KNOWN)) {
+        elog(s->oc, LOG_ERR, "restore refused: the dictionary-attack state of state version %llu was "
+             "not recorded, so it could not be re-applied", (unsigned long long)rb->e.version);
+        return SVTPM_E_ROLLBACK;
+    }
+    err = tpmstate_da_read(plain, len, &da);
+    if (err) {
+        elog(s->oc, LOG_ERR, "restore refused: the restored state's dictionary-attack fields cannot "
+             "be read (%s)", svtpm_strerror(err));
+        return err;
+    }
+    uint32_t was = da.failed_tries;
+    bool was_enabled = da.lockout_auth_enabled;
+    if (rb->e.failed_tries > da.failed_tries)
+        da.failed_tries = rb->e.failed_tries;
+    if (rb->e.da_flags & NRS_DA_LOCKOUT_AUTH_OFF)
+        da.lockout_auth_enabled = false;
+    err = tpmstate_da_patch(plain, len, &da);
+    if (!err)
+        elog(s->oc, LOG_INFO, "restored state: dictionary-attack state re-applied from version %llu: "
+             "failedTries %u -> %u, lockoutAuth %s -> %s", (unsigned long long)rb->e.version, was,
+             da.failed_tries, was_enabled ? "enabled" : "disabled",
+             da.lockout_auth_enabled ? "enabled" : "disabled");
+    return err;
 }

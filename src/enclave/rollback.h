@@ -36,17 +36,35 @@ struct rollback {
     bool restored;           /* this power-on opened an authorised older state */
     uint64_t floor;          /* versions continue above this: an incoming
                                 state that ran on another host */
+    bool reapply;            /* an authorised older permall was just accepted:
+                                re-apply the recorded DA state to it */
 };
 
-/* A record of `file` was picked (h), or the file is absent (h NULL): may it
- * be used? Audit record and SVTPM_E_ROLLBACK (or _FOREIGN) when not. */
-svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h);
-/* Records that `file` now holds the record version seq with IV iv (seq 0,
- * iv NULL: deleted); after the write is durable, before anything is
- * acknowledged. Refuses (audit counter-store-changed) when this vTPM's entry
- * is not what this process last saw: another instance of the vTPM wrote it
- * (a fork), or the store was replaced under it. */
-svtpm_err rollback_written(struct store *s, uint32_t file, uint64_t seq, const uint8_t *iv);
+/* A record as written or opened: its version, IV and plaintext (from which a
+ * permall's dictionary-attack state is recorded; plain may be NULL). */
+struct rb_rec {
+    uint64_t seq;
+    const uint8_t *iv;
+    const uint8_t *plain;
+    uint32_t len;
+};
+
+/* A record of `file` was picked (h, its plaintext plain/len), or the file is
+ * absent (h NULL): may it be used? Audit record and SVTPM_E_ROLLBACK (or
+ * _FOREIGN) when not. */
+svtpm_err rollback_check(struct store *s, uint32_t file, const struct seal_hdr *h,
+                         const uint8_t *plain, uint32_t len);
+/* Records that `file` now holds record r (NULL: deleted), and for permall
+ * the dictionary-attack state in it; after the write is durable, before
+ * anything is acknowledged. Refuses (audit counter-store-changed) when this
+ * vTPM's entry is not what this process last saw: another instance of the
+ * vTPM wrote it (a fork), or the store was replaced under it. */
+svtpm_err rollback_written(struct store *s, uint32_t file, const struct rb_rec *r);
+/* After an authorised restore of an older permall (record or blob): raises
+ * its failedTries to the recorded one and keeps lockoutAuth disabled if it
+ * was, in place, so the dictionary-attack state never goes back with a
+ * snapshot. A no-op unless rollback_check/_check_blob just authorised one. */
+svtpm_err rollback_reapply(struct store *s, uint8_t *plain, uint32_t len);
 /* An incoming migration blob of the permanent state (SET_STATEBLOB), which
  * carries the state version it was taken at (h->seq): the same check as a
  * record, since `virsh restore` and snapshot reverts come this way. The

@@ -223,7 +223,7 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
     if (err == SVTPM_E_NOTFOUND) {
         s->f[file].cur_slot = -1;
         s->f[file].seq = 0;
-        svtpm_err rerr = file != STATE_FILE_NRS ? rollback_check(s, file, NULL) : SVTPM_OK;
+        svtpm_err rerr = file != STATE_FILE_NRS ? rollback_check(s, file, NULL, NULL, 0) : SVTPM_OK;
         s->f[file].known = rerr == SVTPM_OK;   /* known to be absent */
         err = rerr ? rerr : SVTPM_E_NOTFOUND;
         goto out;
@@ -297,7 +297,12 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
     memcpy(copy, s->plain, plen[pick]);
     secure_wipe(s->plain, plen[pick]);
     /* (after the copy: the check reads the counter store through s->plain) */
-    if (file != STATE_FILE_NRS && (err = rollback_check(s, file, &r[pick].h))) {
+    err = SVTPM_OK;
+    if (file != STATE_FILE_NRS)
+        err = rollback_check(s, file, &r[pick].h, copy, plen[pick]);
+    if (!err && file == STATE_FILE_PERMALL)
+        err = rollback_reapply(s, copy, plen[pick]);
+    if (err) {
         secure_wipe(copy, plen[pick]);
         free(copy);
         goto out;
@@ -413,7 +418,7 @@ svtpm_err store_save(struct store *s, uint32_t file, const uint8_t *data, uint32
     f->seq = h.seq;
     f->cur_len = len;
     if (!nrs)
-        err = rollback_written(s, file, h.seq, h.iv);
+        err = rollback_written(s, file, &(struct rb_rec){ .seq = h.seq, .iv = h.iv, .plain = data, .len = len });
 out:
     return file == STATE_FILE_NRS ? err : wedge(s, file, err);
 }
@@ -433,7 +438,7 @@ svtpm_err store_delete(struct store *s, uint32_t file)
         s->f[file].cur_slot = -1;
         s->f[file].seq = 0;
         if (file != STATE_FILE_NRS)
-            err = rollback_written(s, file, 0, NULL);
+            err = rollback_written(s, file, NULL);
     }
     return file == STATE_FILE_NRS ? err : wedge(s, file, err);
 }

@@ -320,6 +320,8 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
                "tenant or binding generation: refused");
     if (!err && type == PTM_BLOB_TYPE_PERMANENT)
         err = rollback_check_blob(t->store, &h);
+    if (!err && type == PTM_BLOB_TYPE_PERMANENT)
+        err = rollback_reapply(t->store, plain, plen);
     if (err) {
         elog(t->oc, LOG_ERR, "incoming %s state blob refused: %s",
              type == PTM_BLOB_TYPE_PERMANENT ? "permanent" : "volatile", svtpm_strerror(err));

@@ -1,7 +1,9 @@
 /* The DA fields of libtpms' permanent state blob: see tpmstate.h for the
- * layout. The walk mirrors libtpms 0.9.2's PERSISTENT_ALL_Unmarshal up to the
- * DA fields; where it is looser than libtpms (TPM2B and PCR bank limits), the
- * blobs it accepts and libtpms refuses never reach libtpms' own parse. */
+ * layout. The walk follows libtpms 0.9.2's PERSISTENT_ALL_Unmarshal up to the
+ * DA fields. It is looser only in limits libtpms enforces itself when it
+ * loads the blob (TPM2B and PCR bank sizes), and it never skips by a size
+ * where libtpms parses before the fields: so for every blob libtpms loads,
+ * the fields are where libtpms reads them. */
 #include "tpmstate.h"
 #include "bytes.h"
 
@@ -21,7 +23,7 @@
 #define PD_TPM2B_COUNT 12u   /* 3 policies, 3 auths, 3 seeds, 3 proofs */
 #define EPOCH_LEN      4u    /* libtpms 0.9 is built without CLOCK_STOPS */
 
-/* A walk in progress. The first failure stands: stop() also fails the
+/* A walk in progress. The first failure stands: need() also fails the
  * reader, so every later read and check is a no-op, and a walk that ran off
  * the end reports SVTPM_E_TRUNCATED, not the garbage it compared. */
 struct walk {

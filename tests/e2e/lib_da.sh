@@ -27,7 +27,8 @@ fail_until_lockout() {   # three wrong PINs: TPM_RC_LOCKOUT, failedTries 3
 }
 # snapshot_vtpm DIR : a new vTPM bound under policy snapshot (tenant key t.key;
 # $TENANT, $SIG, $AUDIT and img from the test), state in DIR, started, with NV
-# index 0x01500040 holding "AAAAAAAA" (a.bin). Sets U2 and S (its start options).
+# index 0x01500040 holding "AAAAAAAA" (a.bin) and the DA key (setup_key).
+# Sets U2 and S (its start options).
 snapshot_vtpm() {
   U2=$(st_new_uuid)
   run_ok "bind (snapshot)" "$TENANT" bind --key t.key --vtpm-id "$U2" --image img \
@@ -37,4 +38,16 @@ snapshot_vtpm() {
   vtpm_start "${S[@]}"
   run_ok "nvdefine" tpm2_nvdefine 0x01500040 -C o -s 8 -a "ownerread|ownerwrite"
   printf 'AAAAAAAA' >a.bin; run_ok "nvwrite A" tpm2_nvwrite 0x01500040 -C o -i a.bin
+  setup_key
+}
+# after_restore : the snapshot's NV content is back, its DA state is not:
+# failedTries not lower than before the restore (3), the right PIN locked out.
+after_restore() {
+  run_ok "nvread after the restore" tpm2_nvread 0x01500040 -C o -s 8 -o got.bin
+  assert_files_equal a.bin got.bin "NV content of the restored snapshot"
+  lockout_counter
+  [ "$LC" -ge 3 ] || fail "failedTries $LC after the authorised restore: the DA state went back with the snapshot"
+  run_fails "right PIN still locked out after the restore" tpm2_hmac -c "$KEY" -p right data.bin
+  grep -q "dictionary-attack state re-applied" "$VTPM_LOG" || fail "the log does not report the DA re-apply"
+  note "restored: NV content of the snapshot, failedTries $LC (not lower), key still locked out"
 }
