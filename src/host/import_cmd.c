@@ -160,7 +160,7 @@ int import_main(int argc, char **argv)
     };
     const char *from = NULL;
     int rc = 1, ch;
-    struct statedir sd = { .lock_fd = -1, .fd = { -1, -1, -1 } };
+    struct statedir sd = { .lock_fd = -1, .fd = { -1, -1, -1, -1 } };
     struct enclave_host eh = { .pid = -1 };
     struct config c = { .progname = "svtpm import" };
     /* Reuse the socket parser for --tpmstate, --vtpm-id, --log, --platform-key. */

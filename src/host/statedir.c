@@ -54,35 +54,43 @@ bool sd_exists(const struct statedir *sd, uint32_t file)
 
 svtpm_err sd_lock(struct statedir *sd, unsigned retries)
 {
-    if (sd->lock_fd >= 0)
-        return SVTPM_OK;
     char p[4096];
+    svtpm_err err = SVTPM_OK;
+    if (sd->locked)
+        goto out;
     snprintf(p, sizeof p, "%s/.lock", sd->dir);
-    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660);
-    if (fd < 0) {
+    if (sd->lock_fd < 0)
+        sd->lock_fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660);
+    if (sd->lock_fd < 0) {
         herr("cannot open lock file %s: %s", p, strerror(errno));
-        return SVTPM_E_IO;
+        err = SVTPM_E_IO;
+        goto out;
     }
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-    for (unsigned i = 0;; i++) {
-        if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
-            break;
-        if ((errno != EAGAIN && errno != EACCES) || i >= retries) {
+    uint64_t budget_us = (uint64_t)retries * 10000u, waited_us = 0, step_us = 50;
+    while (fcntl(sd->lock_fd, F_OFD_SETLK, &fl) != 0) {
+        if ((errno != EAGAIN && errno != EACCES) || waited_us >= budget_us) {
             herr("could not lock access to %s: another vTPM (svtpm or swtpm) uses %s", p, sd->dir);
-            close(fd);
-            return SVTPM_E_IO;
+            err = SVTPM_E_IO;
+            goto out;
         }
-        usleep(10000);
+        usleep((useconds_t)step_us);
+        waited_us += step_us;
+        step_us = step_us * 2 > 10000 ? 10000 : step_us * 2;
     }
-    sd->lock_fd = fd;
-    return SVTPM_OK;
+    sd->locked = true;
+out:
+    return err;
 }
 
 void sd_unlock(struct statedir *sd)
 {
-    if (sd->lock_fd >= 0)
+    struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+    if (sd->locked && fcntl(sd->lock_fd, F_OFD_SETLK, &fl) != 0) {
         close(sd->lock_fd);   /* an OFD lock goes with its last descriptor */
-    sd->lock_fd = -1;
+        sd->lock_fd = -1;
+    }
+    sd->locked = false;
 }
 
 static int open_file(struct statedir *sd, uint32_t file)

@@ -11,15 +11,18 @@
 struct statedir {
     char *dir;
     mode_t mode;
-    int lock_fd;
+    int lock_fd;             /* `.lock`, open once locked (kept open after unlock) */
+    bool locked;
     int fd[4];               /* open sealed files, by STATE_FILE_* */
     uint64_t writes;         /* durable updates done (for logs and tests) */
 };
 
 svtpm_err sd_init(struct statedir *sd, const char *dir, mode_t mode);
 void sd_fini(struct statedir *sd);
-/* Takes the `.lock` write lock (OFD lock: excludes swtpm too); retries every
- * 10 ms up to `retries` times. Holding it already is success. */
+/* Takes the `.lock` write lock (OFD lock: excludes swtpm too), waiting up to
+ * `retries` x 10 ms for another holder (polling from 50 us, backing off to
+ * 10 ms: the counter store's lock is held for a few hundred us at a time).
+ * Holding it already is success. */
 svtpm_err sd_lock(struct statedir *sd, unsigned retries);
 void sd_unlock(struct statedir *sd);
 /* Path of a state file (for messages). */

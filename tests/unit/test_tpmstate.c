@@ -14,6 +14,7 @@
  *   auths_state   another new TPM: DictionaryAttackParameters(10, 120, 0),
  *                 lockoutAuth, ownerAuth and the owner policy set (so the
  *                 fields move), one wrong NV_Write, Shutdown(STATE)
+ * tests/fuzz/gen/gen_tpmstate.c makes them (gen-corpus.sh --tpmstate).
  * This program also starts libtpms (a process-global singleton) to load
  * patched blobs. Run from the top of the tree (tests/run.sh does) or with
  * SVTPM_TOP set. */
