@@ -27,50 +27,31 @@ static bool same_versions(const struct nrs_entry *a, const struct nrs_entry *b)
            memcmp(a->volatile_iv, b->volatile_iv, SEAL_IV_LEN) == 0;
 }
 
-/* Reads the store (the host holds its lock from here until our write, or
- * the end of the ECALL) and this vTPM's entry into *e (*have: it exists).
- * *p: the payload, or NULL when there is no store yet. */
-static svtpm_err fetch(struct store *s, uint8_t **p, uint32_t *len, struct nrs_entry *e, bool *have)
+/* Begins a counter-service transaction and reads this vTPM's entry into *e
+ * (*have: it exists). The caller ends it (counter_end). */
+static svtpm_err fetch(struct store *s, struct counter_txn *t, struct nrs_entry *e, bool *have)
 {
-    *p = NULL;
-    *len = 0;
-    *have = false;
-    svtpm_err err = store_load(s, STATE_FILE_NRS, p, len);
-    if (err == SVTPM_E_NOTFOUND)
-        return SVTPM_OK;
-    if (!err) {
-        err = nrs_find(*p, *len, s->vtpm_id, e);
-        *have = err == SVTPM_OK;
-        if (err == SVTPM_E_NOTFOUND)
-            err = SVTPM_OK;
-        else if (!err && !ct_equal(e->tenant, s->tenant, 32))
-            err = SVTPM_E_FOREIGN;   /* re-bound to another tenant: not by a manifest */
-    }
-    if (err) {
-        elog(s->oc, LOG_ERR, "the counter store (svtpm.nrs) cannot be used: %s", svtpm_strerror(err));
-        free(*p);
-        *p = NULL;
-    }
+    const struct counter_ops *cs = s->rb.counters;
+    svtpm_err err = cs->begin(t, s, s->vtpm_id, e, have);
+    if (!err && *have && !ct_equal(e->tenant, s->tenant, 32))
+        err = SVTPM_E_FOREIGN;   /* re-bound to another tenant: not by a manifest */
+    if (err)
+        elog(s->oc, LOG_ERR, "the counter service (%s) cannot be used: %s", cs->name, svtpm_strerror(err));
     return err;
 }
 
-static svtpm_err put(struct store *s, const struct nrs_entry *e, const uint8_t *old, uint32_t old_len)
+static svtpm_err put(struct store *s, struct counter_txn *t, const struct nrs_entry *e)
 {
-    size_t cap = (size_t)old_len + NRS_ENTRY_LEN + 8, n = 0;
-    uint8_t *buf = malloc(cap);
-    svtpm_err err = buf ? nrs_put(old, old_len, e, buf, cap, &n) : SVTPM_E_NOMEM;
-    if (!err)
-        err = store_save(s, STATE_FILE_NRS, buf, (uint32_t)n);
+    svtpm_err err = s->rb.counters->commit(t, e);
     if (!err) {
         s->rb.e = *e;
         s->rb.have_entry = true;
     } else {
-        /* The write may have landed anyway: what the store holds is unknown. */
+        /* The write may have landed anyway: what the service holds is unknown. */
         s->rb.have_entry = false;
-        elog(s->oc, LOG_ERR, "the counter store could not record state version %llu: %s",
-             (unsigned long long)e->version, svtpm_strerror(err));
+        elog(s->oc, LOG_ERR, "the counter service (%s) could not record state version %llu: %s",
+             s->rb.counters->name, (unsigned long long)e->version, svtpm_strerror(err));
     }
-    free(buf);
     return err;
 }
 
@@ -108,14 +89,13 @@ static void record_da(struct store *s, struct nrs_entry *e, const struct rb_rec 
 svtpm_err rollback_written(struct store *s, uint32_t file, const struct rb_rec *r)
 {
     struct rollback *rb = &s->rb;
-    uint8_t *p = NULL;
-    uint32_t len = 0;
+    struct counter_txn t;
     struct nrs_entry e;
-    bool have;
+    bool have = false;
     if (!rb->active)
         return SVTPM_OK;
     memset(&e, 0, sizeof e);
-    svtpm_err err = fetch(s, &p, &len, &e, &have);
+    svtpm_err err = fetch(s, &t, &e, &have);
     if (!err)
         err = check_unchanged(s, &e, have);
     if (!err) {
@@ -135,9 +115,9 @@ svtpm_err rollback_written(struct store *s, uint32_t file, const struct rb_rec *
         if (r && r->plain && file == STATE_FILE_PERMALL)
             record_da(s, &e, r);
         e.bind_gen = s->bind_gen;
-        err = put(s, &e, p, len);
+        err = put(s, &t, &e);
     }
-    free(p);
+    rb->counters->end(&t);
     return err;
 }
 
@@ -191,13 +171,12 @@ static svtpm_err check_older(struct store *s, uint32_t file, const struct seal_h
 static svtpm_err refresh(struct store *s)
 {
     struct rollback *rb = &s->rb;
-    uint8_t *p = NULL;
-    uint32_t len = 0;
+    struct counter_txn t;
     struct nrs_entry e;
-    bool have;
+    bool have = false;
     memset(&e, 0, sizeof e);
-    svtpm_err err = fetch(s, &p, &len, &e, &have);
-    free(p);
+    svtpm_err err = fetch(s, &t, &e, &have);
+    rb->counters->end(&t);
     if (!err)
         err = check_unchanged(s, &e, have);
     if (!err) {

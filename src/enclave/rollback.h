@@ -21,13 +21,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "manifest.h"
+#include "counters.h"
 #include "nrs.h"
 #include "sealfmt.h"
 
 struct store;
 
 struct rollback {
-    bool active;             /* bound, with a counter store */
+    bool active;             /* bound, with a counter service */
+    const struct counter_ops *counters;   /* where the entry lives (counters.h) */
     uint8_t policy;          /* ROLLBACK_* */
     bool have_entry;         /* e: this vTPM's entry as the store holds it */
     struct nrs_entry e;

@@ -35,6 +35,7 @@ svtpm_err store_init(struct store *s, const struct tee_platform *p, struct ocall
     memset(s, 0, sizeof *s);
     s->plat = p;
     s->oc = oc;
+    s->rb.counters = &counters_local;   /* the only backend yet (counters.h) */
     s->plain = malloc(SEAL_PAYLOAD_MAX);
     if (!s->plain)
         return SVTPM_E_NOMEM;
