@@ -9,7 +9,8 @@ const char *rollback_policy_name(uint8_t policy)
 
 static bool ranges_ok(const struct manifest *m)
 {
-    if (m->generation == 0 || (m->policy != ROLLBACK_STRICT && m->policy != ROLLBACK_SNAPSHOT))
+    if (m->generation == 0 || (m->policy != ROLLBACK_STRICT && m->policy != ROLLBACK_SNAPSHOT) ||
+        (m->flags & ~MANIFEST_F_KNOWN))
         return false;
     /* A manifest that allows no enclave would bind nothing. */
     if (m->n_images > MANIFEST_MAX_IMAGES || m->n_enclaves == 0 || m->n_enclaves > MANIFEST_MAX_ENCLAVES)
@@ -27,7 +28,7 @@ size_t manifest_pack_body(const struct manifest *m, uint8_t *out, size_t cap)
     struct wr w = wr_init(out, cap);
     wr_bytes(&w, MANIFEST_MAGIC, 8);
     wr_be16(&w, MANIFEST_VERSION);
-    wr_be16(&w, 0);
+    wr_be16(&w, m->flags);
     wr_bytes(&w, m->vtpm_id, 16);
     wr_bytes(&w, m->tenant_pub, 32);
     wr_be32(&w, m->generation);
@@ -57,7 +58,8 @@ svtpm_err manifest_parse(const uint8_t *buf, size_t len, struct manifest *m, siz
         return SVTPM_E_TOOBIG;
     struct rd r = rd_init(buf, len);
     const uint8_t *magic = rd_ptr(&r, 8);
-    uint16_t version = rd_be16(&r), flags = rd_be16(&r);
+    uint16_t version = rd_be16(&r);
+    m->flags = rd_be16(&r);
     rd_bytes(&r, m->vtpm_id, 16);
     rd_bytes(&r, m->tenant_pub, 32);
     m->generation = rd_be32(&r);
@@ -68,7 +70,8 @@ svtpm_err manifest_parse(const uint8_t *buf, size_t len, struct manifest *m, siz
     uint8_t rsv = rd_u8(&r);
     if (!rd_ok(&r))
         return SVTPM_E_TRUNCATED;
-    if (memcmp(magic, MANIFEST_MAGIC, 8) != 0 || version != MANIFEST_VERSION || flags || rsv)
+    if (memcmp(magic, MANIFEST_MAGIC, 8) != 0 || version != MANIFEST_VERSION ||
+        (m->flags & ~MANIFEST_F_KNOWN) || rsv)
         return SVTPM_E_FORMAT;
     if (m->n_images > MANIFEST_MAX_IMAGES || m->n_enclaves > MANIFEST_MAX_ENCLAVES)
         return SVTPM_E_FORMAT;

@@ -5,7 +5,7 @@
  * policy. The tenant id is SHA-256 of the tenant's Ed25519 public key; the
  * sealing key and every sealed header depend on it.
  *
- *   magic[8] | u16 version=1 | u16 flags=0 | vtpm_id[16] | tenant_pub[32] |
+ *   magic[8] | u16 version=1 | u16 flags | vtpm_id[16] | tenant_pub[32] |
  *   u32 generation | u64 created (unix s) | u8 policy | u8 n_images |
  *   u8 n_enclaves | u8 reserved=0 | n_images × digest[32] |
  *   n_enclaves × (u8 kind | u8 0 | u16 isv_prod_id | u16 min_isv_svn | u16 0 | value[32]) |
@@ -38,6 +38,11 @@
                                MANIFEST_MAX_ENCLAVES * MANIFEST_ENCLAVE_LEN + MANIFEST_SIG_LEN)
 #define RESTORE_AUTH_LEN      (8 + 2 + 2 + 16 + 32 + 8 + 8 + 8 + 64)
 
+/* Manifest flags. */
+#define MANIFEST_F_CHARGE_RESUME 0x1u   /* a resume from volatile state after a
+                                           DA-protected use costs one failed try */
+#define MANIFEST_F_KNOWN         MANIFEST_F_CHARGE_RESUME
+
 enum rollback_policy {
     ROLLBACK_STRICT = 1,     /* an older state is refused, as with a chip */
     ROLLBACK_SNAPSHOT = 2,   /* an older state needs a restore authorisation */
@@ -58,6 +63,7 @@ struct manifest_enclave {
 struct manifest {
     uint8_t vtpm_id[16];
     uint8_t tenant_pub[32];
+    uint16_t flags;          /* MANIFEST_F_* */
     uint32_t generation;     /* ≥ 1; a re-binding carries a higher one */
     uint64_t created;
     uint8_t policy;

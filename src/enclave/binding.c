@@ -84,8 +84,10 @@ svtpm_err binding_set(struct binding *b, struct store *s, const struct tee_ident
     store_bind(s, m.vtpm_id, tenant, m.generation);
     s->rb.active = true;
     s->rb.policy = m.policy;
-    elog(oc, LOG_INFO, "bound to tenant %s..., manifest generation %u, rollback policy %s, %u image(s)",
-         t8, m.generation, rollback_policy_name(m.policy), m.n_images);
+    s->rb.charge_resume = (m.flags & MANIFEST_F_CHARGE_RESUME) != 0;
+    elog(oc, LOG_INFO, "bound to tenant %s..., manifest generation %u, rollback policy %s%s, %u image(s)",
+         t8, m.generation, rollback_policy_name(m.policy),
+         s->rb.charge_resume ? ", resumes charged" : "", m.n_images);
     err = SVTPM_OK;
 out:
     return err;

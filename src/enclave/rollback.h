@@ -31,6 +31,7 @@ struct rollback {
     bool active;             /* bound, with a counter service */
     const struct counter_ops *counters;   /* where the entry lives (counters.h) */
     uint8_t policy;          /* ROLLBACK_* */
+    bool charge_resume;      /* MANIFEST_F_CHARGE_RESUME (tpm.c applies it) */
     bool have_entry;         /* e: this vTPM's entry as the store holds it */
     struct nrs_entry e;
     bool have_auth;          /* a verified restore authorisation */

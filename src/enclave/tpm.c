@@ -3,6 +3,7 @@
 #include "crypto.h"
 #include "seal.h"
 #include "sealfmt.h"
+#include "tpmstate.h"
 
 #include <libtpms/tpm_error.h>
 #include <libtpms/tpm_library.h>
@@ -33,6 +34,31 @@ static uint32_t file_of(const char *name)
 static TPM_RESULT cb_nvram_init(void) { return TPM_SUCCESS; }
 static TPM_RESULT cb_io_init(void) { return TPM_SUCCESS; }
 
+/* Charges a resume (MANIFEST_F_CHARGE_RESUME) in the permanent state about
+ * to be loaded; `commit`: write the charged state now, before anything runs,
+ * so that killing the vTPM cannot drop the charge (a blob is committed by
+ * TPMLIB_MainInit itself). */
+static svtpm_err charge(struct tpm *t, uint8_t *perm, uint32_t len, bool commit)
+{
+    bool charged = false;
+    svtpm_err err = tpmstate_charge_resume(perm, len, &charged);
+    if (err)
+        elog(t->oc, LOG_ERR, "resume refused: the permanent state's dictionary-attack fields cannot "
+             "be read to charge it (%s)", svtpm_strerror(err));
+    if (!err && charged && commit)
+        err = store_save(t->store, STATE_FILE_PERMALL, perm, len);
+    if (!err && charged)
+        elog(t->oc, LOG_WARN, "resume from volatile state after a dictionary-attack-protected use: "
+             "charged one failed try, as TPM2_Startup would (the manifest asks for it)");
+    return err;
+}
+
+static svtpm_err charge_resume(struct tpm *t, uint8_t *perm, uint32_t len)
+{
+    t->charge_pending = false;
+    return charge(t, perm, len, true);
+}
+
 static TPM_RESULT cb_loaddata(unsigned char **data, uint32_t *len, uint32_t tpm_number, const char *name)
 {
     struct tpm *t = the_tpm;
@@ -52,7 +78,14 @@ static TPM_RESULT cb_loaddata(unsigned char **data, uint32_t *len, uint32_t tpm_
     svtpm_err err = store_load(t->store, file, data, len);
     if (err == SVTPM_E_NOTFOUND)
         return TPM_RETRY;
+    if (!err && file == STATE_FILE_PERMALL && t->charge_pending)
+        err = charge_resume(t, *data, *len);
     if (err) {
+        if (*data) {
+            secure_wipe(*data, *len);
+            free(*data);
+            *data = NULL;
+        }
         if (file == STATE_FILE_PERMALL && t->caching)
             t->load_failed = true;
         return TPM_FAIL;
@@ -76,6 +109,16 @@ static void drop_cache(struct tpm *t)
     t->cache = NULL;
     t->cache_len = 0;
     t->caching = false;
+}
+
+static void drop_mig_perm(struct tpm *t)
+{
+    if (t->mig_perm) {
+        secure_wipe(t->mig_perm, t->mig_perm_len);
+        free(t->mig_perm);
+    }
+    t->mig_perm = NULL;
+    t->mig_perm_len = 0;
 }
 
 static TPM_RESULT cb_storedata(const unsigned char *data, uint32_t len, uint32_t tpm_number, const char *name)
@@ -130,6 +173,7 @@ void tpm_fini(struct tpm *t)
     if (t->running)
         tpm_power_off(t);
     drop_cache(t);
+    drop_mig_perm(t);
     if (t->rbuf) {
         secure_wipe(t->rbuf, t->rbuf_size);
         free(t->rbuf);
@@ -165,6 +209,19 @@ static void auto_shutdown(struct tpm *t)
     }
 }
 
+/* libtpms resumes from the volatilestate file when there is one. */
+static bool volatile_present(struct tpm *t)
+{
+    uint8_t *v = NULL;
+    uint32_t n = 0;
+    bool found = store_load(t->store, STATE_FILE_VOLATILE, &v, &n) == SVTPM_OK;
+    if (v) {
+        secure_wipe(v, n);
+        free(v);
+    }
+    return found;
+}
+
 uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
 {
     if (t->running) {
@@ -179,8 +236,13 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
     t->perm_emptied = false;
     t->last_ordinal = 0;
     t->handed_off = false;
+    t->charge_pending = !t->vol_blob_set && t->store->rb.active && t->store->rb.charge_resume &&
+                        volatile_present(t);
     TPM_RESULT rc = TPMLIB_MainInit();
     drop_cache(t);
+    drop_mig_perm(t);
+    t->vol_blob_set = false;
+    t->charge_pending = false;
     if (rc != TPM_SUCCESS) {
         TPMLIB_Terminate();
         return rc;
@@ -281,6 +343,35 @@ uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t 
     return rc;
 }
 
+/* Hands an opened blob to libtpms. Under MANIFEST_F_CHARGE_RESUME the
+ * permanent one is kept: a volatile one after it means a resume, charged in
+ * the permanent state first (which TPMLIB_MainInit then commits). */
+static TPM_RESULT set_state(struct tpm *t, uint32_t type, uint8_t *plain, uint32_t plen)
+{
+    bool charging = t->store->rb.active && t->store->rb.charge_resume;
+    TPM_RESULT rc = TPM_SUCCESS;
+    if (type == PTM_BLOB_TYPE_PERMANENT) {
+        drop_mig_perm(t);
+        if (charging && (t->mig_perm = malloc(plen ? plen : 1)) != NULL) {
+            memcpy(t->mig_perm, plain, plen);
+            t->mig_perm_len = plen;
+        } else if (charging) {
+            rc = TPM_FAIL;
+        }
+        return rc == TPM_SUCCESS ? TPMLIB_SetState(TPMLIB_STATE_PERMANENT, plain, plen) : rc;
+    }
+    if (charging && t->mig_perm) {
+        if (charge(t, t->mig_perm, t->mig_perm_len, false) != SVTPM_OK)
+            rc = TPM_FAIL;
+        if (rc == TPM_SUCCESS)
+            rc = TPMLIB_SetState(TPMLIB_STATE_PERMANENT, t->mig_perm, t->mig_perm_len);
+    }
+    if (rc == TPM_SUCCESS)
+        rc = TPMLIB_SetState(TPMLIB_STATE_VOLATILE, plain, plen);
+    t->vol_blob_set = rc == TPM_SUCCESS;
+    return rc;
+}
+
 uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, uint32_t len)
 {
     struct seal_hdr h;
@@ -332,7 +423,7 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
         memcpy(t->store->vtpm_id, h.vtpm_id, 16);
         t->store->have_id = true;
     }
-    rc = TPMLIB_SetState(st, plain, plen);
+    rc = set_state(t, type, plain, plen);
 out:
     if (plain) {
         secure_wipe(plain, plen);

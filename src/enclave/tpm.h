@@ -27,6 +27,12 @@ struct tpm {
     bool load_failed;           /* permall failed to open during this power-on */
     bool perm_emptied;          /* an empty permanent blob was set (until power-on):
                                    libtpms 0.9.2 crashes on a volatile one then */
+    /* MANIFEST_F_CHARGE_RESUME: a resume skips TPM2_Startup and its DA
+     * charge, so the enclave charges it (tpmstate_charge_resume). */
+    bool charge_pending;        /* this power-on resumes from the volatilestate file */
+    bool vol_blob_set;          /* a volatile blob was set: it, not the file, resumes */
+    uint8_t *mig_perm;          /* the permanent blob set, kept to charge before the volatile one */
+    uint32_t mig_perm_len;
 };
 
 svtpm_err tpm_init(struct tpm *t, struct store *s, struct ocall_ctx *oc);

@@ -177,3 +177,29 @@ svtpm_err tpmstate_da_patch(uint8_t *blob, size_t len, const struct tpm_da *da)
     }
     return err;
 }
+
+svtpm_err tpmstate_orderly(const uint8_t *blob, size_t len, uint16_t *orderly)
+{
+    size_t off = 0;
+    svtpm_err err = tpmstate_da_find(blob, len, &off);
+    if (!err)   /* the walk checked these two bytes exist */
+        *orderly = get_be16(blob + off + TPMSTATE_DA_LEN);
+    return err;
+}
+
+svtpm_err tpmstate_charge_resume(uint8_t *blob, size_t len, bool *charged)
+{
+    struct tpm_da da;
+    uint16_t orderly = 0;
+    *charged = false;
+    svtpm_err err = tpmstate_da_read(blob, len, &da);
+    if (!err)
+        err = tpmstate_orderly(blob, len, &orderly);
+    if (!err && orderly == TPMSTATE_SU_DA_USED && da.recovery_time != 0 &&
+        da.failed_tries < da.max_tries) {
+        da.failed_tries++;
+        err = tpmstate_da_patch(blob, len, &da);
+        *charged = err == SVTPM_OK;
+    }
+    return err;
+}

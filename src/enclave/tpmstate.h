@@ -51,4 +51,15 @@ svtpm_err tpmstate_da_read(const uint8_t *blob, size_t len, struct tpm_da *da);
  * nothing else moves). On failure the blob is left untouched. */
 svtpm_err tpmstate_da_patch(uint8_t *blob, size_t len, const struct tpm_da *da);
 
+/* orderlyState (right after the DA fields): SU_DA_USED means a DA-protected
+ * authorisation was attempted since the last orderly point. */
+#define TPMSTATE_SU_DA_USED 0xFFFEu
+svtpm_err tpmstate_orderly(const uint8_t *blob, size_t len, uint16_t *orderly);
+
+/* What TPM2_Startup does after a non-orderly stop (libtpms DAStartup), for a
+ * resume from volatile state, which skips TPM2_Startup: if DA was used since
+ * the last orderly point, DA is on (recoveryTime != 0) and failedTries is
+ * below maxTries, failedTries goes up by one, in place. *charged says so. */
+svtpm_err tpmstate_charge_resume(uint8_t *blob, size_t len, bool *charged);
+
 #endif

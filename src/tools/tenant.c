@@ -32,6 +32,8 @@ static const char usage_text[] =
     "       [--enclave-signer HEX64[:PRODID[:MINSVN]]]...     allow an MRSIGNER\n"
     "       [--enclave-mrenclave HEX64[:PRODID[:MINSVN]]]...  allow an MRENCLAVE\n"
     "       [--generation N (1)] [--created UNIXSECONDS (now)]\n"
+    "       [--resume charge|free (free)]      charge: a resume from volatile state (migration,\n"
+    "                                          restore) after a DA-protected use costs a failed try\n"
     "       at least one enclave entry, up to 8; PRODID defaults to 1, MINSVN to 0\n"
     "  authorize-restore --key KEY.pem --vtpm-id UUID --from N --to M [--created S] --out FILE\n"
     "       lets the vTPM at state version N go back to the older version M (M < N)\n"
@@ -40,7 +42,7 @@ static const char usage_text[] =
 
 enum cmd { C_KEYGEN = 1, C_ID = 2, C_BIND = 4, C_RESTORE = 8, C_SHOW = 16 };
 /* Options after O_IMAGE repeat and keep their order (parse_args). */
-enum opt { O_KEY, O_OUT, O_VTPM, O_POLICY, O_GEN, O_CREATED, O_FROM, O_TO,
+enum opt { O_KEY, O_OUT, O_VTPM, O_POLICY, O_GEN, O_CREATED, O_FROM, O_TO, O_RESUME,
            O_IMAGE, O_SIGSTRUCT, O_SIGNER, O_MRENCLAVE, O__N };
 
 static const struct { const char *name; unsigned cmds; } opt_defs[O__N] = {
@@ -52,6 +54,7 @@ static const struct { const char *name; unsigned cmds; } opt_defs[O__N] = {
     [O_CREATED] = { "--created", C_BIND | C_RESTORE },
     [O_FROM] = { "--from", C_RESTORE },
     [O_TO] = { "--to", C_RESTORE },
+    [O_RESUME] = { "--resume", C_BIND },
     [O_IMAGE] = { "--image", C_BIND },
     [O_SIGSTRUCT] = { "--enclave-sigstruct", C_BIND },
     [O_SIGNER] = { "--enclave-signer", C_BIND },
@@ -338,11 +341,15 @@ static int cmd_bind(const struct args *a)
         rc = fail("--generation must be 1..4294967295");
     else if (a->one[O_CREATED] && !parse_u64(a->one[O_CREATED], UINT64_MAX, &created))
         rc = fail("--created: not a number of seconds: '%s'", a->one[O_CREATED]);
+    else if (a->one[O_RESUME] && strcmp(a->one[O_RESUME], "charge") && strcmp(a->one[O_RESUME], "free"))
+        rc = fail("--resume must be charge or free, not '%s'", a->one[O_RESUME]);
     else if (a->n_enc == 0)
         rc = fail("bind needs at least one --enclave-sigstruct, --enclave-signer or --enclave-mrenclave");
     else
         rc = 0;
     m.generation = (uint32_t)gen;
+    if (a->one[O_RESUME] && !strcmp(a->one[O_RESUME], "charge"))
+        m.flags |= MANIFEST_F_CHARGE_RESUME;
     m.created = created;
     for (unsigned i = 0; rc == 0 && i < a->n_images; i++)
         rc = hash_file(a->images[i], m.images[i]);
@@ -412,8 +419,9 @@ static int cmd_show(const struct args *a)
     if (len >= 8 && !memcmp(buf, MANIFEST_MAGIC, 8) && (err = manifest_parse(buf, len, &m, &signed_len)) == SVTPM_OK) {
         printf("binding manifest %s\n", a->file);
         print_common(m.vtpm_id, m.tenant_pub, m.created);
-        printf("  generation:   %" PRIu32 "\n  policy:       %s\n  images:       %u\n",
-               m.generation, rollback_policy_name(m.policy), m.n_images);
+        printf("  generation:   %" PRIu32 "\n  policy:       %s\n  resume:       %s\n  images:       %u\n",
+               m.generation, rollback_policy_name(m.policy),
+               m.flags & MANIFEST_F_CHARGE_RESUME ? "charge" : "free", m.n_images);
         for (unsigned i = 0; i < m.n_images; i++) {
             to_hex(m.images[i], 32, hex);
             printf("  image[%u]:     %s\n", i, hex);

@@ -1,7 +1,20 @@
-# Helpers for the dictionary-attack scenarios (test_rollback*.sh), sourced
-# after lib.sh; they run in the current directory: a persistent DA-protected
+# Helpers for bound-vTPM and dictionary-attack scenarios (test_rollback*.sh,
+# test_resume_charge.sh, test_counters_shared.sh), sourced after lib.sh and
+# lib_state.sh; they run in the current directory. The DA key is a persistent
 # HMAC key $KEY with PIN "right", maxTries 3, recovery times of an hour.
 KEY=0x81000010
+
+# bound_setup : into $WORK, with TENANT and SIG (the tools next to the binary
+# under test), an empty audit file $AUDIT, an image img and a tenant key t.key.
+bound_setup() {
+  TENANT=$(dirname "$VTPM_BIN")/svtpm-tenant
+  SIG=$(dirname "$VTPM_BIN")/svtpm-enclave.sig
+  cd "$WORK" || fail "cd $WORK"
+  AUDIT=$WORK/audit.jsonl
+  : >"$AUDIT"
+  head -c 4096 /dev/urandom >img
+  run_ok "keygen" "$TENANT" keygen --out t.key
+}
 
 lockout_counter() {   # sets LC to TPM2_PT_LOCKOUT_COUNTER (decimal)
   run_ok "getcap properties-variable" tpm2_getcap properties-variable

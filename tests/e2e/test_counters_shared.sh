@@ -12,14 +12,9 @@
 . "$(dirname "$0")/lib_state.sh"
 st_require_svtpm
 e2e_require tpm2_nvdefine tpm2_nvwrite tpm2_nvread
-TENANT=$(dirname "$VTPM_BIN")/svtpm-tenant
-SIG=$(dirname "$VTPM_BIN")/svtpm-enclave.sig
-cd "$WORK" || fail "cd $WORK"
-AUDIT=$WORK/audit.jsonl
-: >"$AUDIT"
+. "$(dirname "$0")/lib_da.sh"
+bound_setup
 N=${E2E_SHARED_WRITES:-40}
-head -c 4096 /dev/urandom >img
-run_ok "keygen" "$TENANT" keygen --out t.key
 for v in a b; do
   run_ok "bind $v" "$TENANT" bind --key t.key --vtpm-id "$(st_new_uuid)" --image img \
     --enclave-sigstruct "$SIG" --policy strict --out "m.$v"

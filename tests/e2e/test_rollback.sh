@@ -16,11 +16,7 @@
 . "$(dirname "$0")/lib_da.sh"
 st_require_svtpm
 e2e_require tpm2_dictionarylockout tpm2_hmac tpm2_getcap tpm2_evictcontrol
-TENANT=$(dirname "$VTPM_BIN")/svtpm-tenant
-SIG=$(dirname "$VTPM_BIN")/svtpm-enclave.sig
-cd "$WORK" || fail "cd $WORK"
-AUDIT=$WORK/audit.jsonl
-head -c 4096 /dev/urandom >img
+bound_setup
 
 # expect_refused LABEL ATTACK ARGS... : start on $VTPM_STATE must fail, naming ATTACK, files untouched
 expect_refused() {
@@ -44,7 +40,6 @@ expect_refused() {
 
 # --- strict: the paper's attack ----------------------------------------------------
 U=$(st_new_uuid)
-run_ok "keygen" "$TENANT" keygen --out t.key
 run_ok "bind (strict)" "$TENANT" bind --key t.key --vtpm-id "$U" --image img --enclave-sigstruct "$SIG" \
   --policy strict --out m.strict
 B=(--binding manifest=m.strict --vm-image img --audit "file=$AUDIT")

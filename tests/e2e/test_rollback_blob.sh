@@ -16,12 +16,7 @@
 . "$(dirname "$0")/lib_da.sh"
 st_require_svtpm
 e2e_require tpm2_dictionarylockout tpm2_hmac tpm2_getcap tpm2_evictcontrol swtpm_ioctl xxd
-TENANT=$(dirname "$VTPM_BIN")/svtpm-tenant
-SIG=$(dirname "$VTPM_BIN")/svtpm-enclave.sig
-cd "$WORK" || fail "cd $WORK"
-AUDIT=$WORK/audit.jsonl
-: >"$AUDIT"
-head -c 4096 /dev/urandom >img
+bound_setup
 
 save_blobs() {   # save_blobs PREFIX : the TPM's permanent and volatile blobs
   run_ok "save permanent blob" swtpm_ioctl --tcp "127.0.0.1:$VTPM_CTRL_PORT" --save permanent "$1.perm"
@@ -32,7 +27,6 @@ audits() { wc -l <"$AUDIT"; }
 
 # --- strict -------------------------------------------------------------------------
 U=$(st_new_uuid)
-run_ok "keygen" "$TENANT" keygen --out t.key
 run_ok "bind (strict)" "$TENANT" bind --key t.key --vtpm-id "$U" --image img --enclave-sigstruct "$SIG" \
   --policy strict --out m.strict
 VTPM_STATE=$WORK/st

@@ -240,7 +240,7 @@ static void test_bad_header_fields(void **state)
     expect_byte_refused(OFF_VERSION + 1, 2);        /* version 2 */
     expect_byte_refused(OFF_VERSION, 1);            /* version 0x101 */
     expect_byte_refused(OFF_FLAGS, 0x80);
-    expect_byte_refused(OFF_FLAGS + 1, 1);
+    expect_byte_refused(OFF_FLAGS + 1, 2);          /* flag bits beyond MANIFEST_F_KNOWN */
     expect_byte_refused(OFF_RSV, 1);
     expect_byte_refused(OFF_POLICY, 0);
     expect_byte_refused(OFF_POLICY, 3);
@@ -369,6 +369,22 @@ static void test_restore_auth_refused(void **state)
     assert_int_equal(restore_auth_parse(r, sizeof r, &g), SVTPM_E_FORMAT);
 }
 
+/* MANIFEST_F_CHARGE_RESUME survives a pack and parse; unknown bits are
+ * never packed. */
+static void test_flags(void **state)
+{
+    (void)state;
+    struct manifest m = sample(1, 1), g;
+    uint8_t b[MANIFEST_MAX_LEN];
+    size_t signed_len;
+    m.flags = MANIFEST_F_CHARGE_RESUME;
+    size_t len = make_doc(&m, b, sizeof b);
+    assert_int_equal(manifest_parse(b, len, &g, &signed_len), SVTPM_OK);
+    assert_int_equal(g.flags, MANIFEST_F_CHARGE_RESUME);
+    m.flags = 0x8000;
+    assert_int_equal(manifest_pack_body(&m, b, sizeof b), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_every_truncation_refused),
         cmocka_unit_test(test_trailing_bytes_refused),
         cmocka_unit_test(test_bad_header_fields),
+        cmocka_unit_test(test_flags),
         cmocka_unit_test(test_bad_enclave_fields),
         cmocka_unit_test(test_generation_zero),
         cmocka_unit_test(test_counts_out_of_range),

@@ -469,6 +469,46 @@ static void test_libtpms_loads_patched(void **state)
     rbuf = NULL;
 }
 
+/* tpmstate_orderly reads what each vector recorded; tpmstate_charge_resume
+ * charges exactly when TPM2_Startup would after a non-orderly stop: DA used,
+ * DA on, failedTries below maxTries; one try, nothing else changed. */
+static void test_orderly_and_charge(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NV; i++) {
+        const struct vec *v = &V[i];
+        uint16_t orderly = 0;
+        assert_int_equal(tpmstate_orderly(v->b, v->len, &orderly), SVTPM_OK);
+        assert_int_equal(orderly, v->orderly);
+        uint8_t *c = dup(v->b, v->len);
+        bool charged = true;
+        assert_int_equal(tpmstate_charge_resume(c, v->len, &charged), SVTPM_OK);
+        bool want = v->orderly == SU_DA_USED && v->da.recovery_time && v->da.failed_tries < v->da.max_tries;
+        assert_int_equal(charged, want);
+        struct tpm_da got;
+        assert_int_equal(tpmstate_da_read(c, v->len, &got), SVTPM_OK);
+        assert_int_equal(got.failed_tries, v->da.failed_tries + (want ? 1 : 0));
+        for (size_t k = 0; k < v->len; k++)
+            if (k < v->off || k >= v->off + 4)   /* only failedTries may differ */
+                assert_int_equal(c[k], v->b[k]);
+        free(c);
+    }
+    /* at maxTries: no charge (as DAStartup) */
+    const struct vec *f = &V[2];
+    uint8_t *c = dup(f->b, f->len);
+    struct tpm_da da = f->da;
+    da.failed_tries = da.max_tries;
+    assert_int_equal(tpmstate_da_patch(c, f->len, &da), SVTPM_OK);
+    bool charged = true;
+    assert_int_equal(tpmstate_charge_resume(c, f->len, &charged), SVTPM_OK);
+    assert_false(charged);
+    free(c);
+    /* not a libtpms blob: an error, nothing charged */
+    uint8_t junk[64] = { 0 };
+    assert_int_not_equal(tpmstate_charge_resume(junk, sizeof junk, &charged), SVTPM_OK);
+    assert_false(charged);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_truncation_every_length),
         cmocka_unit_test(test_trailing_byte),
         cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_orderly_and_charge),
         cmocka_unit_test(test_libtpms_loads_patched),
     };
     return cmocka_run_group_tests(tests, load_vectors, free_vectors);
