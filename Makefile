@@ -54,7 +54,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all tests fuzz check demo bench clean boundary setup
 all: boundary $(BUILD)/svtpm $(BUILD)/swtpm $(BUILD)/svtpm-enclave $(BUILD)/svtpm-enclave.sig \
-     $(BUILD)/svtpm-tenant
+     $(BUILD)/svtpm-tenant $(BUILD)/svtpm-timeauth
 
 setup:
 	bash scripts/setup.sh
@@ -91,7 +91,10 @@ $(BUILD)/svtpm-enclave: $(BUILD)/obj/enclave/main.o $(LIB_ENCLAVE) $(LIB_COMMON)
 $(BUILD)/svtpm-sign: $(BUILD)/obj/tools/sign.o $(LIB_COMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto
 # The tenant's tool: key pair, binding manifests, restore authorisations.
-$(BUILD)/svtpm-tenant: $(BUILD)/obj/tools/tenant.o $(LIB_COMMON)
+$(BUILD)/svtpm-tenant: $(BUILD)/obj/tools/tenant.o $(BUILD)/obj/tools/edtool.o $(LIB_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto
+# The time authority's tool (issue 5): key pair, signed time tokens.
+$(BUILD)/svtpm-timeauth: $(BUILD)/obj/tools/timeauth.o $(BUILD)/obj/tools/edtool.o $(LIB_COMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto
 
 # The enclave's SIGSTRUCT: its measurement signed by the build's signing key.

@@ -3,6 +3,7 @@
  * enclave checks (common/manifest.h): binding manifests and restore
  * authorisations. The host only ever sees their signed bytes. */
 #include "bytes.h"
+#include "edtool.h"
 #include "manifest.h"
 #include "sigstruct.h"
 #include "version.h"
@@ -21,6 +22,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+const char tool_name[] = "svtpm-tenant";
 
 static const char usage_text[] =
     "usage: svtpm-tenant COMMAND [OPTIONS]\n"
@@ -70,46 +73,6 @@ struct args {
     unsigned n_enc;
 };
 
-/* Prints the message and returns rc: 1 for an error, 2 for a usage error. */
-__attribute__((format(printf, 2, 3))) static int complain(int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("svtpm-tenant: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(rc == 2 ? "\n(svtpm-tenant --help for usage)\n" : "\n", stderr);
-    va_end(ap);
-    return rc;
-}
-#define fail(...) complain(1, __VA_ARGS__)
-#define usage_error(...) complain(2, __VA_ARGS__)
-
-static void to_hex(const uint8_t *p, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
-static bool from_hex(const char *s, uint8_t *out, size_t n)
-{
-    size_t got = 0;
-    return strlen(s) == 2 * n && OPENSSL_hexstr2buf_ex(out, n, &got, s, '\0') == 1 && got == n;
-}
-
-/* Decimal only: a leading '-' or '+' would silently wrap in strtoull. */
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_uuid(const char *s, uint8_t out[16])
 {
     char hex[33] = "";
@@ -121,33 +84,6 @@ static bool parse_uuid(const char *s, uint8_t out[16])
             hex[k++] = s[i];
     }
     return ok && from_hex(hex, out, 16);
-}
-
-/* Reads a whole small file. Returns bytes read (cap means "cap or more"), or
- * -1 with a message. Plain read(2): no stdio buffer left holding key bytes. */
-static ssize_t read_small(const char *path, uint8_t *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t got = 0;
-    ssize_t n = fd < 0 ? -1 : 1;
-    while (n > 0 && got < cap) {
-        n = read(fd, buf + got, cap - got);
-        if (n > 0)
-            got += (size_t)n;
-        else if (n < 0 && errno == EINTR)
-            n = 1;
-    }
-    if (n < 0)
-        fail("cannot read %s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    return n < 0 ? -1 : (ssize_t)got;
-}
-
-static bool sha256(const void *p, size_t n, uint8_t out[32])
-{
-    size_t len = 32;
-    return EVP_Q_digest(NULL, "SHA256", NULL, p, n, out, &len) == 1 && len == 32;
 }
 
 static int hash_file(const char *path, uint8_t out[32])
@@ -167,120 +103,14 @@ static int hash_file(const char *path, uint8_t out[32])
     return ok ? 0 : fail("cannot hash image %s", path);
 }
 
-static EVP_PKEY *load_key(const char *path)
-{
-    uint8_t buf[8192];
-    EVP_PKEY *pk = NULL;
-    ssize_t n = read_small(path, buf, sizeof buf);
-    if (n > 0 && (size_t)n < sizeof buf) {
-        BIO *b = BIO_new_mem_buf(buf, (int)n);
-        pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-    }
-    secure_wipe(buf, sizeof buf);
-    if (n >= 0 && (!pk || !EVP_PKEY_is_a(pk, "ED25519"))) {
-        fail("%s is not an Ed25519 private key in PEM", path);
-        EVP_PKEY_free(pk);
-        pk = NULL;
-    }
-    return pk;
-}
-
-static bool raw_pub(EVP_PKEY *pk, uint8_t pub[32])
-{
-    size_t len = 32;
-    return EVP_PKEY_get_raw_public_key(pk, pub, &len) == 1 && len == 32;
-}
-
-static bool print_tenant_id(const uint8_t pub[32])
-{
-    uint8_t id[32];
-    char hex[65];
-    bool ok = sha256(pub, 32, id);
-    to_hex(id, 32, hex);
-    printf("%s\n", ok ? hex : "?");
-    return ok;
-}
-
-static bool ed25519_verify(const uint8_t pub[32], const uint8_t *msg, size_t len, const uint8_t sig[64])
-{
-    EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = pk && c && EVP_DigestVerifyInit(c, NULL, NULL, NULL, pk) == 1 &&
-              EVP_DigestVerify(c, sig, 64, msg, len) == 1;
-    EVP_MD_CTX_free(c);
-    EVP_PKEY_free(pk);
-    return ok;
-}
-
-/* Temp file, then rename, or link, which never replaces an existing file: a
- * reader never sees half a document and a crash leaves no half-written key. */
-static int write_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool replace)
-{
-    size_t plen = strlen(path) + 8;
-    char *tmp = malloc(plen);
-    int fd = -1, rc = 1;
-    if (tmp) {
-        snprintf(tmp, plen, "%s.XXXXXX", path);
-        fd = mkostemp(tmp, O_CLOEXEC);
-    }
-    if (fd < 0) {
-        rc = fail("cannot create a file next to %s: %s", path, strerror(errno));
-    } else {
-        bool ok = fchmod(fd, mode) == 0 && write(fd, buf, len) == (ssize_t)len && fsync(fd) == 0;
-        ok = close(fd) == 0 && ok;
-        if (ok && (replace ? rename(tmp, path) : link(tmp, path)) == 0)
-            rc = 0;
-        else if (ok && errno == EEXIST)
-            rc = fail("%s exists; refusing to overwrite it", path);
-        else
-            rc = fail("cannot write %s: %s", path, strerror(errno));
-        if (rc != 0 || !replace)
-            unlink(tmp);
-    }
-    free(tmp);
-    return rc;
-}
-
-/* Signs doc's first `body` bytes into the 64 after them, writes the document. */
-static int sign_and_write(EVP_PKEY *pk, uint8_t *doc, size_t body, const char *path)
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    size_t siglen = 64;
-    bool ok = body && c && EVP_DigestSignInit(c, NULL, NULL, NULL, pk) == 1 &&
-              EVP_DigestSign(c, doc + body, &siglen, doc, body) == 1 && siglen == 64;
-    EVP_MD_CTX_free(c);
-    return ok ? write_atomic(path, doc, body + 64, 0644, true) : fail("cannot pack or sign %s", path);
-}
-
 static int cmd_keygen(const struct args *a)
 {
-    uint8_t pub[32];
-    char *pem = NULL;
-    long n = 0;
-    int rc = 1;
-    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    BIO *b = BIO_new(BIO_s_secmem());   /* cleared when freed */
-    if (!pk || !b || !raw_pub(pk, pub) || PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL) != 1 ||
-        (n = BIO_get_mem_data(b, &pem)) <= 0)
-        rc = fail("cannot create an Ed25519 key");
-    /* Never replace: losing a tenant key orphans every vTPM bound to it. */
-    else if ((rc = write_atomic(a->one[O_OUT], pem, (size_t)n, 0600, false)) == 0 && !print_tenant_id(pub))
-        rc = fail("SHA-256 failed");
-    BIO_free(b);
-    EVP_PKEY_free(pk);
-    return rc;
+    return keygen_to(a->one[O_OUT]);
 }
 
 static int cmd_id(const struct args *a)
 {
-    uint8_t pub[32];
-    EVP_PKEY *pk = load_key(a->one[O_KEY]);
-    int rc = pk && raw_pub(pk, pub) ? 0 : 1;
-    if (rc == 0 && !print_tenant_id(pub))
-        rc = fail("SHA-256 failed");
-    EVP_PKEY_free(pk);
-    return rc;
+    return print_id_of(a->one[O_KEY]);
 }
 
 static int enclave_from_sigstruct(const char *path, struct manifest_enclave *e)
@@ -399,7 +229,7 @@ static void print_common(const uint8_t vtpm_id[16], const uint8_t pub[32], uint6
     for (int i = 0; i < 16; i++)
         printf("%s%02x", i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "", vtpm_id[i]);
     printf("\n  tenant id:    ");
-    print_tenant_id(pub);
+    print_key_id(pub);
     printf("  created:      %" PRIu64 " (%s)\n", created, when);
 }
 
@@ -500,25 +330,19 @@ static int parse_args(int argc, char **argv, const struct command *c, struct arg
     return c->bit == C_SHOW && !a->file ? usage_error("show needs a FILE") : 0;
 }
 
-int main(int argc, char **argv)
+static bool run(int argc, char **argv, int *rc)
 {
     struct args a = { 0 };
-    const struct command *c = NULL;
-    for (size_t i = 0; argc > 1 && i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            c = &commands[i];
-    int rc = 2;
-    if (argc < 2)
-        fputs(usage_text, stderr);
-    else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-        rc = -1;
-    else if (!c)
-        rc = usage_error("unknown command '%s'", argv[1]);
-    else if ((rc = parse_args(argc, argv, c, &a)) == 0)
-        rc = c->run(&a);
-    if (rc < 0) {
-        fputs(usage_text, stdout);
-        rc = 0;
-    }
-    return rc;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) {
+            *rc = parse_args(argc, argv, &commands[i], &a);
+            *rc = *rc ? *rc : commands[i].run(&a);
+            return true;
+        }
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    return tool_main(argc, argv, usage_text, run);
 }
