@@ -48,6 +48,8 @@ size_t manifest_pack_body(const struct manifest *m, uint8_t *out, size_t cap)
         wr_be16(&w, 0);
         wr_bytes(&w, e->value, 32);
     }
+    if (m->flags & MANIFEST_F_TIME_AUTHORITY)
+        wr_bytes(&w, m->time_authority, 32);
     return wr_ok(&w) ? w.off : 0;
 }
 
@@ -87,6 +89,8 @@ svtpm_err manifest_parse(const uint8_t *buf, size_t len, struct manifest *m, siz
         zero_ok &= rd_be16(&r) == 0;
         rd_bytes(&r, e->value, 32);
     }
+    if (m->flags & MANIFEST_F_TIME_AUTHORITY)
+        rd_bytes(&r, m->time_authority, 32);
     size_t body = r.off;
     rd_bytes(&r, m->signature, MANIFEST_SIG_LEN);
     if (!rd_ok(&r))

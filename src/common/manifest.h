@@ -9,6 +9,7 @@
  *   u32 generation | u64 created (unix s) | u8 policy | u8 n_images |
  *   u8 n_enclaves | u8 reserved=0 | n_images × digest[32] |
  *   n_enclaves × (u8 kind | u8 0 | u16 isv_prod_id | u16 min_isv_svn | u16 0 | value[32]) |
+ *   [time_authority[32], with MANIFEST_F_TIME_AUTHORITY] |
  *   signature[64]   (Ed25519 by tenant_pub over every preceding byte)
  *
  * The restore authorisation ("SVTPMRA1") lets a `snapshot`-policy vTPM accept
@@ -35,13 +36,15 @@
 #define MANIFEST_ENCLAVE_LEN  (1 + 1 + 2 + 2 + 2 + 32)
 #define MANIFEST_SIG_LEN      64u
 #define MANIFEST_MAX_LEN      (MANIFEST_FIXED_LEN + MANIFEST_MAX_IMAGES * 32 + \
-                               MANIFEST_MAX_ENCLAVES * MANIFEST_ENCLAVE_LEN + MANIFEST_SIG_LEN)
+                               MANIFEST_MAX_ENCLAVES * MANIFEST_ENCLAVE_LEN + 32 + MANIFEST_SIG_LEN)
 #define RESTORE_AUTH_LEN      (8 + 2 + 2 + 16 + 32 + 8 + 8 + 8 + 64)
 
 /* Manifest flags. */
 #define MANIFEST_F_CHARGE_RESUME 0x1u   /* a resume from volatile state after a
                                            DA-protected use costs one failed try */
-#define MANIFEST_F_KNOWN         MANIFEST_F_CHARGE_RESUME
+#define MANIFEST_F_TIME_AUTHORITY 0x2u  /* the tenant pins a time authority's Ed25519
+                                           key (timetoken.h): the clock trusts its tokens */
+#define MANIFEST_F_KNOWN         (MANIFEST_F_CHARGE_RESUME | MANIFEST_F_TIME_AUTHORITY)
 
 enum rollback_policy {
     ROLLBACK_STRICT = 1,     /* an older state is refused, as with a chip */
@@ -70,6 +73,7 @@ struct manifest {
     uint8_t n_images, n_enclaves;
     uint8_t images[MANIFEST_MAX_IMAGES][32];
     struct manifest_enclave enclaves[MANIFEST_MAX_ENCLAVES];
+    uint8_t time_authority[32];   /* with MANIFEST_F_TIME_AUTHORITY */
     uint8_t signature[MANIFEST_SIG_LEN];
 };
 

@@ -85,9 +85,10 @@ svtpm_err binding_set(struct binding *b, struct store *s, const struct tee_ident
     s->rb.active = true;
     s->rb.policy = m.policy;
     s->rb.charge_resume = (m.flags & MANIFEST_F_CHARGE_RESUME) != 0;
-    elog(oc, LOG_INFO, "bound to tenant %s..., manifest generation %u, rollback policy %s%s, %u image(s)",
+    elog(oc, LOG_INFO, "bound to tenant %s..., manifest generation %u, rollback policy %s%s, %u image(s)%s",
          t8, m.generation, rollback_policy_name(m.policy),
-         s->rb.charge_resume ? ", resumes charged" : "", m.n_images);
+         s->rb.charge_resume ? ", resumes charged" : "", m.n_images,
+         m.flags & MANIFEST_F_TIME_AUTHORITY ? ", a time authority pinned (not used yet: issue 5)" : "");
     err = SVTPM_OK;
 out:
     return err;

@@ -210,3 +210,37 @@ int tool_main(int argc, char **argv, const char *usage, bool (*run)(int argc, ch
     }
     return rc;
 }
+
+int tool_parse(int argc, char **argv, const struct tool_cmd_args *c)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        int id = -1, rc = 0;
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+            return -1;
+        for (int k = 0; k < c->n_opts; k++)
+            if (!strcmp(arg, c->opts[k].name) && (c->opts[k].cmds & c->bit))
+                id = k;
+        if (id < 0 && c->takes_file && arg[0] != '-' && !*c->file) {
+            *c->file = arg;
+            continue;
+        }
+        if (id < 0)
+            return usage_error("%s: unexpected argument '%s'", c->cmd, arg);
+        if (i + 1 >= argc)
+            return usage_error("%s needs a value", arg);
+        const char *v = argv[++i];
+        if (c->repeat && c->repeat(id, v, c->ctx, &rc)) {
+            if (rc)
+                return rc;
+        } else if (c->one[id]) {
+            return usage_error("%s given twice", arg);
+        } else {
+            c->one[id] = v;
+        }
+    }
+    for (int k = 0; k < c->n_opts; k++)
+        if ((c->need >> k & 1) && !c->one[k])
+            return usage_error("%s needs %s", c->cmd, c->opts[k].name);
+    return c->takes_file && !*c->file ? usage_error("%s needs a FILE", c->cmd) : 0;
+}

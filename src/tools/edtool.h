@@ -44,6 +44,27 @@ int keygen_to(const char *path);
 /* Prints the id of the key in path. */
 int print_id_of(const char *path);
 
+/* Option syntax shared by the tools: `COMMAND [--name VALUE | FILE]...`. */
+struct tool_opt {
+    const char *name;
+    unsigned cmds;                  /* bit set of the commands that take it */
+};
+struct tool_cmd_args {
+    const char *cmd;                /* for messages */
+    unsigned bit;                   /* this command's bit */
+    unsigned need;                  /* bit set of required options (by index) */
+    bool takes_file;                /* one positional FILE, required */
+    const struct tool_opt *opts;
+    int n_opts;
+    const char **one;               /* n_opts: options given at most once */
+    const char **file;
+    /* Options this returns true for repeat (it keeps them); it may set *rc. */
+    bool (*repeat)(int id, const char *value, void *ctx, int *rc);
+    void *ctx;
+};
+/* 0, -1 for --help, or a usage error (2). */
+int tool_parse(int argc, char **argv, const struct tool_cmd_args *c);
+
 /* The tools' main: the usage without a command, --help/-h, an unknown
  * command. run() returns false when argv[1] names no command, else sets *rc
  * (< 0: print the usage on stdout and succeed). */

@@ -37,6 +37,8 @@ static const char usage_text[] =
     "       [--generation N (1)] [--created UNIXSECONDS (now)]\n"
     "       [--resume charge|free (free)]      charge: a resume from volatile state (migration,\n"
     "                                          restore) after a DA-protected use costs a failed try\n"
+    "       [--time-authority PUB]             trust this time authority's tokens (its raw 32-byte\n"
+    "                                          Ed25519 key: svtpm-timeauth pubkey)\n"
     "       at least one enclave entry, up to 8; PRODID defaults to 1, MINSVN to 0\n"
     "  authorize-restore --key KEY.pem --vtpm-id UUID --from N --to M [--created S] --out FILE\n"
     "       lets the vTPM at state version N go back to the older version M (M < N)\n"
@@ -45,10 +47,10 @@ static const char usage_text[] =
 
 enum cmd { C_KEYGEN = 1, C_ID = 2, C_BIND = 4, C_RESTORE = 8, C_SHOW = 16 };
 /* Options after O_IMAGE repeat and keep their order (parse_args). */
-enum opt { O_KEY, O_OUT, O_VTPM, O_POLICY, O_GEN, O_CREATED, O_FROM, O_TO, O_RESUME,
+enum opt { O_KEY, O_OUT, O_VTPM, O_POLICY, O_GEN, O_CREATED, O_FROM, O_TO, O_RESUME, O_TIMEAUTH,
            O_IMAGE, O_SIGSTRUCT, O_SIGNER, O_MRENCLAVE, O__N };
 
-static const struct { const char *name; unsigned cmds; } opt_defs[O__N] = {
+static const struct tool_opt opt_defs[O__N] = {
     [O_KEY] = { "--key", C_ID | C_BIND | C_RESTORE },
     [O_OUT] = { "--out", C_KEYGEN | C_BIND | C_RESTORE },
     [O_VTPM] = { "--vtpm-id", C_BIND | C_RESTORE },
@@ -58,6 +60,7 @@ static const struct { const char *name; unsigned cmds; } opt_defs[O__N] = {
     [O_FROM] = { "--from", C_RESTORE },
     [O_TO] = { "--to", C_RESTORE },
     [O_RESUME] = { "--resume", C_BIND },
+    [O_TIMEAUTH] = { "--time-authority", C_BIND },
     [O_IMAGE] = { "--image", C_BIND },
     [O_SIGSTRUCT] = { "--enclave-sigstruct", C_BIND },
     [O_SIGNER] = { "--enclave-signer", C_BIND },
@@ -180,6 +183,16 @@ static int cmd_bind(const struct args *a)
     m.generation = (uint32_t)gen;
     if (a->one[O_RESUME] && !strcmp(a->one[O_RESUME], "charge"))
         m.flags |= MANIFEST_F_CHARGE_RESUME;
+    if (rc == 0 && a->one[O_TIMEAUTH]) {
+        uint8_t pub[33];
+        ssize_t n = read_small(a->one[O_TIMEAUTH], pub, sizeof pub);
+        if (n != 32)
+            rc = n < 0 ? 1 : fail("%s: not a raw 32-byte Ed25519 public key (svtpm-timeauth pubkey)",
+                                  a->one[O_TIMEAUTH]);
+        else
+            memcpy(m.time_authority, pub, 32);
+        m.flags |= MANIFEST_F_TIME_AUTHORITY;
+    }
     m.created = created;
     for (unsigned i = 0; rc == 0 && i < a->n_images; i++)
         rc = hash_file(a->images[i], m.images[i]);
@@ -256,6 +269,13 @@ static int cmd_show(const struct args *a)
             to_hex(m.images[i], 32, hex);
             printf("  image[%u]:     %s\n", i, hex);
         }
+        if (m.flags & MANIFEST_F_TIME_AUTHORITY) {
+            uint8_t id[32];
+            if (!sha256(m.time_authority, 32, id))
+                return fail("SHA-256 failed");
+            to_hex(id, 32, hex);
+            printf("  time authority: %s\n", hex);
+        }
         printf("  enclaves:     %u\n", m.n_enclaves);
         for (unsigned i = 0; i < m.n_enclaves; i++) {
             const struct manifest_enclave *e = &m.enclaves[i];
@@ -290,44 +310,32 @@ static const struct command {
     { "show", C_SHOW, 0, cmd_show },
 };
 
+/* --image and the enclave options repeat, in order. */
+static bool repeat(int id, const char *v, void *ctx, int *rc)
+{
+    struct args *a = ctx;
+    if (id < O_IMAGE)
+        return false;
+    if (id == O_IMAGE && a->n_images == MANIFEST_MAX_IMAGES)
+        *rc = usage_error("at most %u --image", MANIFEST_MAX_IMAGES);
+    else if (id == O_IMAGE)
+        a->images[a->n_images++] = v;
+    else if (a->n_enc == MANIFEST_MAX_ENCLAVES)
+        *rc = usage_error("at most %u enclave entries", MANIFEST_MAX_ENCLAVES);
+    else {
+        a->enc[a->n_enc].kind = (enum opt)id;
+        a->enc[a->n_enc++].val = v;
+    }
+    return true;
+}
+
 static int parse_args(int argc, char **argv, const struct command *c, struct args *a)
 {
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        int id = -1;
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
-            return -1;
-        for (int k = 0; k < O__N; k++)
-            if (!strcmp(arg, opt_defs[k].name) && (opt_defs[k].cmds & c->bit))
-                id = k;
-        if (id < 0 && c->bit == C_SHOW && arg[0] != '-' && !a->file) {
-            a->file = arg;
-            continue;
-        }
-        if (id < 0)
-            return usage_error("%s: unexpected argument '%s'", c->name, arg);
-        if (i + 1 >= argc)
-            return usage_error("%s needs a value", arg);
-        const char *v = argv[++i];
-        if (id == O_IMAGE && a->n_images == MANIFEST_MAX_IMAGES)
-            return usage_error("at most %u --image", MANIFEST_MAX_IMAGES);
-        else if (id == O_IMAGE)
-            a->images[a->n_images++] = v;
-        else if (id > O_IMAGE && a->n_enc == MANIFEST_MAX_ENCLAVES)
-            return usage_error("at most %u enclave entries", MANIFEST_MAX_ENCLAVES);
-        else if (id > O_IMAGE) {
-            a->enc[a->n_enc].kind = (enum opt)id;
-            a->enc[a->n_enc++].val = v;
-        }
-        else if (a->one[id])
-            return usage_error("%s given twice", arg);
-        else
-            a->one[id] = v;
-    }
-    for (int k = 0; k < O__N; k++)
-        if ((c->need >> k & 1) && !a->one[k])
-            return usage_error("%s needs %s", c->name, opt_defs[k].name);
-    return c->bit == C_SHOW && !a->file ? usage_error("show needs a FILE") : 0;
+    const struct tool_cmd_args ca = {
+        .cmd = c->name, .bit = c->bit, .need = c->need, .takes_file = c->bit == C_SHOW,
+        .opts = opt_defs, .n_opts = O__N, .one = a->one, .file = &a->file, .repeat = repeat, .ctx = a,
+    };
+    return tool_parse(argc, argv, &ca);
 }
 
 static bool run(int argc, char **argv, int *rc)

@@ -44,7 +44,7 @@ static const char usage_text[] =
 enum cmd { C_KEYGEN = 1, C_ID = 2, C_PUBKEY = 4, C_SIGN = 8, C_SHOW = 16 };
 enum opt { O_KEY, O_OUT, O_NONCE, O_TIME, O_ACCURACY, O_PUBKEY, O__N };
 
-static const struct { const char *name; unsigned cmds; } opt_defs[O__N] = {
+static const struct tool_opt opt_defs[O__N] = {
     [O_KEY] = { "--key", C_ID | C_PUBKEY | C_SIGN },
     [O_OUT] = { "--out", C_KEYGEN | C_PUBKEY | C_SIGN },
     [O_NONCE] = { "--nonce", C_SIGN },
@@ -191,35 +191,14 @@ static int check_values(const struct args *a)
     return 0;
 }
 
-/* as tenant.c's parse_args, without the repeated options */
 static int parse_args(int argc, char **argv, const struct command *c, struct args *a)
 {
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        int id = -1;
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
-            return -1;
-        for (int k = 0; k < O__N; k++)
-            if (!strcmp(arg, opt_defs[k].name) && (opt_defs[k].cmds & c->bit))
-                id = k;
-        if (id < 0 && c->bit == C_SHOW && arg[0] != '-' && !a->file) {
-            a->file = arg;
-            continue;
-        }
-        if (id < 0)
-            return usage_error("%s: unexpected argument '%s'", c->name, arg);
-        if (i + 1 >= argc)
-            return usage_error("%s needs a value", arg);
-        if (a->one[id])
-            return usage_error("%s given twice", arg);
-        a->one[id] = argv[++i];
-    }
-    for (int k = 0; k < O__N; k++)
-        if ((c->need >> k & 1) && !a->one[k])
-            return usage_error("%s needs %s", c->name, opt_defs[k].name);
-    if (c->bit == C_SHOW && !a->file)
-        return usage_error("show needs a FILE");
-    return check_values(a);
+    const struct tool_cmd_args ca = {
+        .cmd = c->name, .bit = c->bit, .need = c->need, .takes_file = c->bit == C_SHOW,
+        .opts = opt_defs, .n_opts = O__N, .one = a->one, .file = &a->file,
+    };
+    int rc = tool_parse(argc, argv, &ca);
+    return rc ? rc : check_values(a);
 }
 
 static bool run(int argc, char **argv, int *rc)

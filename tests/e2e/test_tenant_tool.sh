@@ -54,6 +54,7 @@ assert_eq 1700000000 "$(field created:)" "created shown"
 assert_eq 2 "$(field images:)" "image count"
 assert_eq "$(sha256_hex kernel.img)" "$(field 'image[0]:')" "digest of the first image"
 assert_eq "$(sha256_hex cmdline.img)" "$(field 'image[1]:')" "digest of the second image"
+assert_eq free "$(field resume:)" "resume policy by default"
 # the enclave entry: MRSIGNER = SHA-256 of the SIGSTRUCT's signer key (bytes 48..79),
 # its product id (u16 at 10) and SVN (u16 at 12) as the minimum
 dd if="$SIG" of=signer.raw bs=1 skip=48 count=32 2>/dev/null
@@ -75,6 +76,26 @@ done
 run_fails "bind without an enclave entry" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
   --policy strict --out none.bin
 [ ! -e none.bin ] || fail "a refused bind left none.bin behind"
+
+
+note "a time authority pinned, resumes charged"
+TIMEAUTH=$(dirname "$VTPM_BIN")/svtpm-timeauth
+run_ok "time authority key" "$TIMEAUTH" keygen --out ta.pem
+ta_id=$(head -n 1 "$E2E_OUT")
+run_ok "its public key" "$TIMEAUTH" pubkey --key ta.pem --out ta.pub
+run_ok "bind with --time-authority" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --resume charge --time-authority ta.pub --out m.ta
+assert_file_size m.ta $((76 + 40 + 32 + 64)) "manifest size with a time authority"
+run_ok "show it" "$TENANT" show m.ta
+assert_eq "$ta_id" "$(field 'time authority:')" "the authority's id"
+assert_eq charge "$(field resume:)" "resume policy"
+assert_eq valid "$(field signature:)" "signature"
+head -c 31 ta.pub >short.pub
+run_fails "a 31-byte time authority key" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --time-authority short.pub --out m.short
+[ ! -e m.short ] || fail "a manifest was written for a bad time authority key"
+run_fails "--resume neither charge nor free" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --resume sometimes --out m.bad
 
 # --- authorize-restore --------------------------------------------------------------
 note "restore authorisations"

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "bytes.h"
 #include "manifest.h"
 #include "fuzz_common.h"
 
@@ -31,7 +32,12 @@ static void check_manifest(const uint8_t *buf, size_t size)
     }
     FZ_CHECK(size <= MANIFEST_MAX_LEN);
     FZ_CHECK(signed_len + MANIFEST_SIG_LEN == size);
-    FZ_CHECK(signed_len == MANIFEST_FIXED_LEN + m.n_images * 32u + m.n_enclaves * MANIFEST_ENCLAVE_LEN);
+    FZ_CHECK(signed_len == MANIFEST_FIXED_LEN + m.n_images * 32u + m.n_enclaves * MANIFEST_ENCLAVE_LEN +
+                           (m.flags & MANIFEST_F_TIME_AUTHORITY ? 32u : 0u));
+    FZ_CHECK((m.flags & ~MANIFEST_F_KNOWN) == 0);
+    FZ_CHECK(get_be16(buf + 10) == m.flags);
+    if (m.flags & MANIFEST_F_TIME_AUTHORITY)
+        FZ_CHECK(memcmp(buf + signed_len - 32, m.time_authority, 32) == 0);
     FZ_CHECK(memcmp(buf, MANIFEST_MAGIC, 8) == 0);
     FZ_CHECK(m.generation >= 1);
     FZ_CHECK(m.policy == ROLLBACK_STRICT || m.policy == ROLLBACK_SNAPSHOT);

@@ -104,7 +104,7 @@ static void test_constants(void **state)
 {
     assert_int_equal(MANIFEST_FIXED_LEN, OFF_IMAGES);
     assert_int_equal(MANIFEST_ENCLAVE_LEN, 40);
-    assert_int_equal(MANIFEST_MAX_LEN, 76 + 8 * 32 + 8 * 40 + 64);
+    assert_int_equal(MANIFEST_MAX_LEN, 76 + 8 * 32 + 8 * 40 + 32 + 64);
     assert_int_equal(RESTORE_AUTH_LEN, 148);
     assert_int_equal(RESTORE_AUTH_SIGNED_LEN, 84);
     assert_int_equal(strlen(MANIFEST_MAGIC), 8);
@@ -210,6 +210,7 @@ static void test_trailing_bytes_refused(void **state)
     assert_int_equal(manifest_parse(b, len + 1, &g, &signed_len), SVTPM_E_FORMAT);
     /* a full-size manifest plus one byte is over the limit */
     struct manifest big = sample(8, 8);
+    big.flags = MANIFEST_F_TIME_AUTHORITY;
     len = make_doc(&big, b, MANIFEST_MAX_LEN);
     assert_int_equal(len, MANIFEST_MAX_LEN);
     assert_int_equal(manifest_parse(b, len, &g, &signed_len), SVTPM_OK);
@@ -240,7 +241,7 @@ static void test_bad_header_fields(void **state)
     expect_byte_refused(OFF_VERSION + 1, 2);        /* version 2 */
     expect_byte_refused(OFF_VERSION, 1);            /* version 0x101 */
     expect_byte_refused(OFF_FLAGS, 0x80);
-    expect_byte_refused(OFF_FLAGS + 1, 2);          /* flag bits beyond MANIFEST_F_KNOWN */
+    expect_byte_refused(OFF_FLAGS + 1, 4);          /* flag bits beyond MANIFEST_F_KNOWN */
     expect_byte_refused(OFF_RSV, 1);
     expect_byte_refused(OFF_POLICY, 0);
     expect_byte_refused(OFF_POLICY, 3);
@@ -383,6 +384,20 @@ static void test_flags(void **state)
     assert_int_equal(g.flags, MANIFEST_F_CHARGE_RESUME);
     m.flags = 0x8000;
     assert_int_equal(manifest_pack_body(&m, b, sizeof b), 0);
+    /* the time authority's key sits before the signature, only with its flag */
+    m.flags = MANIFEST_F_TIME_AUTHORITY;
+    memset(m.time_authority, 0xA7, 32);
+    size_t with = make_doc(&m, b, sizeof b);
+    assert_int_equal(manifest_parse(b, with, &g, &signed_len), SVTPM_OK);
+    assert_memory_equal(g.time_authority, m.time_authority, 32);
+    assert_int_equal(signed_len, with - MANIFEST_SIG_LEN);
+    assert_int_equal(b[signed_len - 1], 0xA7);
+    /* the flag set on a manifest without the key: the parse runs short */
+    m.flags = 0;
+    size_t without = make_doc(&m, b, sizeof b);
+    assert_int_equal(without, with - 32);
+    b[OFF_FLAGS + 1] = MANIFEST_F_TIME_AUTHORITY;
+    assert_int_not_equal(manifest_parse(b, without, &g, &signed_len), SVTPM_OK);
 }
 
 int main(void)
