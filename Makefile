@@ -28,7 +28,8 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 SIGNING_KEY ?= .signing-key.pem
 
 COMMON_SRC  := $(wildcard src/common/*.c)
-ENCLAVE_SRC := $(filter-out src/enclave/main.c,$(wildcard src/enclave/*.c))
+# main.c and timeshim.c (the time interposer) go into the enclave executable only.
+ENCLAVE_SRC := $(filter-out src/enclave/main.c src/enclave/timeshim.c,$(wildcard src/enclave/*.c))
 HOST_SRC    := $(filter-out src/host/main.c,$(wildcard src/host/*.c))
 
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
@@ -86,7 +87,7 @@ $(BUILD)/svtpm: $(BUILD)/obj/host/main.o $(LIB_HOST) $(LIB_COMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LIBS)
 $(BUILD)/swtpm: $(BUILD)/svtpm
 	ln -sf svtpm $@
-$(BUILD)/svtpm-enclave: $(BUILD)/obj/enclave/main.o $(LIB_ENCLAVE) $(LIB_COMMON)
+$(BUILD)/svtpm-enclave: $(BUILD)/obj/enclave/main.o $(BUILD)/obj/enclave/timeshim.o $(LIB_ENCLAVE) $(LIB_COMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ENCLAVE_LIBS)
 $(BUILD)/svtpm-sign: $(BUILD)/obj/tools/sign.o $(LIB_COMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto

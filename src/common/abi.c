@@ -1,5 +1,6 @@
 #include "abi.h"
 #include "manifest.h"
+#include "timetoken.h"
 
 static const struct svtpm_call_desc ecalls[] = {
     { ECALL_PING,           "PING",           64,                       64 },
@@ -29,6 +30,7 @@ static const struct svtpm_call_desc ocalls[] = {
     { OCALL_STATE_WRITE,  "STATE_WRITE",  12 + SVTPM_SEALED_REC_MAX,    0 },
     { OCALL_STATE_DELETE, "STATE_DELETE", 4,                            0 },
     { OCALL_IMAGE_READ,   "IMAGE_READ",   12,                           8 + SVTPM_IMAGE_CHUNK_MAX },
+    { OCALL_TIME_TOKEN,   "TIME_TOKEN",   32,                           TIMETOKEN_LEN },
 };
 
 static const struct svtpm_call_desc *find(const struct svtpm_call_desc *t, size_t n, uint32_t id)

@@ -61,6 +61,8 @@ enum svtpm_ocall {
     OCALL_STATE_DELETE,      /* req: u32 file; resp: - */
     OCALL_IMAGE_READ,        /* req: u32 image, u64 offset; resp: u64 image_size, data
                               * (≤ SVTPM_IMAGE_CHUNK_MAX bytes from offset) */
+    OCALL_TIME_TOKEN,        /* req: nonce[32]; resp: a time token for it (timetoken.h),
+                              * fetched from the time authority (--time-authority) */
     OCALL__END
 };
 

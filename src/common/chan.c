@@ -20,7 +20,7 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timesp
 static uint64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts);   /* the host's: the enclave's clock can stand still */
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 

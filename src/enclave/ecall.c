@@ -1,4 +1,5 @@
 #include "ecall.h"
+#include "eclock.h"
 #include "bytes.h"
 #include "crypto.h"
 #include "import.h"
@@ -336,6 +337,7 @@ svtpm_err enclave_setup(struct enclave *e)
 void enclave_teardown(struct enclave *e)
 {
     tpm_fini(&e->tpm);
+    eclock_detach();
     store_fini(&e->store);
     free(e->req);
     free(e->oc.resp);

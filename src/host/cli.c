@@ -18,7 +18,7 @@ enum {
     O_CTRL = 1000, O_SERVER, O_TPMSTATE, O_TPM2, O_LOG, O_LOCALITY, O_KEY, O_MIGKEY, O_PID,
     O_SECCOMP, O_FLAGS, O_MIGRATION, O_PRINTCAPS, O_PRINTSTATES, O_VTPMID, O_PLATKEY,
     O_ENCLAVE, O_ENCSECCOMP, O_IMPORT, O_PROFILE, O_PRINTPROFILES, O_PRINTINFO, O_PCAP,
-    O_BINDING, O_VMIMAGE, O_AUDIT, O_COUNTERS, O_RESTOREAUTH,
+    O_BINDING, O_VMIMAGE, O_AUDIT, O_COUNTERS, O_RESTOREAUTH, O_TIMEAUTH,
 };
 
 static const struct option longopts[] = {
@@ -57,6 +57,7 @@ static const struct option longopts[] = {
     { "vm-image", required_argument, NULL, O_VMIMAGE },
     { "audit", required_argument, NULL, O_AUDIT },
     { "counters", required_argument, NULL, O_COUNTERS },
+    { "time-authority", required_argument, NULL, O_TIMEAUTH },
     { "restore-auth", required_argument, NULL, O_RESTOREAUTH },
     { NULL, 0, NULL, 0 },
 };
@@ -470,10 +471,14 @@ int config_parse(struct config *c, int argc, char **argv)
         case O_COUNTERS:
             if (!strcmp(optarg, "none")) {
                 free(c->counters);
+    free(c->time_authority);
                 c->counters = strdup("none");
             } else {
                 rc = parse_one_path(c, optarg, "--counters", "dir", &c->counters);
             }
+            break;
+        case O_TIMEAUTH:
+            rc = parse_one_path(c, optarg, "--time-authority", "tcp", &c->time_authority);
             break;
         case O_VMIMAGE:
             if (c->n_vm_images == sizeof c->vm_images / sizeof c->vm_images[0])
@@ -510,6 +515,8 @@ int config_parse(struct config *c, int argc, char **argv)
         return 0;
     if (c->n_vm_images && !c->manifest)
         return bad(c, "--vm-image needs --binding manifest=...: the image is checked against it");
+    if (c->time_authority && !c->manifest)
+        return bad(c, "--time-authority needs --binding manifest=...: the manifest pins the authority's key");
     if (c->restore_auth && !c->manifest)
         return bad(c, "--restore-auth needs --binding manifest=...: it is checked against the tenant's key");
     if (c->manifest && !c->counters) {
@@ -615,6 +622,8 @@ void config_usage(const struct config *c, int fd)
         "  --counters dir=DIR|none      the host-wide counter store that keeps bound vTPMs'\n"
         "                               state versions outside the VMs' directories\n"
         "                               ($SVTPM_COUNTERS, default " DEFAULT_COUNTERS ")\n"
+        "  --time-authority tcp=HOST:PORT  where the enclave's clock gets signed time tokens\n"
+        "                               (the manifest pins the authority's key)\n"
         "  --restore-auth file=FILE     the tenant's authorisation to open one older state\n"
         "                               (svtpm-tenant authorize-restore; policy snapshot)\n"
         "  --audit file=FILE            append an audit record (JSON line) per refused attack\n"

@@ -64,6 +64,7 @@ struct config {
     char *audit_file;          /* --audit file=: where refused attacks are recorded */
     char *restore_auth;        /* --restore-auth file=: a tenant's restore authorisation */
     char *counters;            /* --counters dir=: the host-wide counter store ("none": off) */
+    char *time_authority;      /* --time-authority tcp=HOST:PORT: where time tokens come from */
 };
 
 /* Parses argv for `socket`. Returns 0 on success, else prints the reason to

@@ -1,4 +1,6 @@
 #include "enclave_host.h"
+#include "timeclient.h"
+#include "timetoken.h"
 #include "abi.h"
 #include "audit.h"
 #include "manifest.h"
@@ -190,6 +192,11 @@ static void serve_ocall(struct enclave_host *eh)
                                                  : SVTPM_E_NOTFOUND;
         break;
     }
+    case OCALL_TIME_TOKEN:
+        status = len == 32 && eh->time_authority
+                 ? time_token_fetch(eh->time_authority, s->data, s->data) : SVTPM_E_NOTFOUND;
+        rlen = status ? 0 : TIMETOKEN_LEN;
+        break;
     case OCALL_STATE_DELETE: {
         uint32_t file = rd_be32(&r);
         status = rd_ok(&r) && file != STATE_FILE_NRS ? sd_delete(eh->sd, file) : SVTPM_E_INVAL;

@@ -18,6 +18,7 @@ struct enclave_host {
     char *const *images;     /* VM images the enclave may ask to measure */
     unsigned n_images;
     struct statedir *nrs;    /* the host-wide counter store (--counters), or NULL */
+    const char *time_authority;   /* HOST:PORT of the time authority, or NULL */
 };
 
 struct enclave_identity {

@@ -255,6 +255,7 @@ static svtpm_err bind_manifest(struct server *s)
         goto out;
     s->eh.images = c->vm_images;
     s->eh.n_images = c->n_vm_images;
+    s->eh.time_authority = c->time_authority;
     if (c->counters && strcmp(c->counters, "none") != 0) {
         if (mkdir(c->counters, 0700) != 0 && errno != EEXIST) {
             herr("cannot create the counters directory %s: %s", c->counters, strerror(errno));

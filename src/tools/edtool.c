@@ -145,14 +145,20 @@ int write_atomic(const char *path, const void *buf, size_t len, mode_t mode, boo
 }
 
 /* Signs doc's first `body` bytes into the 64 after them, writes the document. */
-int sign_and_write(EVP_PKEY *pk, uint8_t *doc, size_t body, const char *path)
+bool sign_doc(EVP_PKEY *pk, uint8_t *doc, size_t body)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     size_t siglen = 64;
     bool ok = body && c && EVP_DigestSignInit(c, NULL, NULL, NULL, pk) == 1 &&
               EVP_DigestSign(c, doc + body, &siglen, doc, body) == 1 && siglen == 64;
     EVP_MD_CTX_free(c);
-    return ok ? write_atomic(path, doc, body + 64, 0644, true) : fail("cannot pack or sign %s", path);
+    return ok;
+}
+
+int sign_and_write(EVP_PKEY *pk, uint8_t *doc, size_t body, const char *path)
+{
+    return sign_doc(pk, doc, body) ? write_atomic(path, doc, body + 64, 0644, true)
+                                   : fail("cannot pack or sign %s", path);
 }
 
 bool print_key_id(const uint8_t pub[32])

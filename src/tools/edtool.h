@@ -36,7 +36,9 @@ bool ed25519_verify(const uint8_t pub[32], const uint8_t *msg, size_t len, const
 /* Temp file, then rename (replace) or link (never replace): a reader never
  * sees half a document, a crash leaves no half-written key. */
 int write_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool replace);
-/* Signs doc's first `body` bytes into the 64 after them, writes the document. */
+/* Signs doc's first `body` bytes (0: refused) into the 64 after them. */
+bool sign_doc(EVP_PKEY *pk, uint8_t *doc, size_t body);
+/* The same, then writes the document. */
 int sign_and_write(EVP_PKEY *pk, uint8_t *doc, size_t body, const char *path);
 /* A new Ed25519 key written to path (mode 0600, never replacing a file);
  * prints its id. */

@@ -25,6 +25,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 const char tool_name[] = "svtpm-timeauth";
 
@@ -37,20 +41,25 @@ static const char usage_text[] =
     "       [--time-ms N (now)]         the time to sign, ms since the Unix epoch (> 0)\n"
     "       [--accuracy-ms N (0)]       the authority's bound on its own error, ms\n"
     "       writes a 156-byte time token over the enclave's 32-byte nonce\n"
+    "  serve --key KEY.pem --port P [--time-file F]\n"
+    "       answers each connection on 127.0.0.1:P (a 32-byte nonce) with a token; while F\n"
+    "       holds a number, signs that time instead of the real one (tests)\n"
     "  show FILE [--pubkey PUB]         prints a time token; with --pubkey, checks that the\n"
     "                                   token names that key and that its signature verifies\n"
     "exit status: 0 ok, 1 error, wrong authority or invalid signature, 2 usage error\n";
 
-enum cmd { C_KEYGEN = 1, C_ID = 2, C_PUBKEY = 4, C_SIGN = 8, C_SHOW = 16 };
-enum opt { O_KEY, O_OUT, O_NONCE, O_TIME, O_ACCURACY, O_PUBKEY, O__N };
+enum cmd { C_KEYGEN = 1, C_ID = 2, C_PUBKEY = 4, C_SIGN = 8, C_SHOW = 16, C_SERVE = 32 };
+enum opt { O_KEY, O_OUT, O_NONCE, O_TIME, O_ACCURACY, O_PUBKEY, O_PORT, O_TIMEFILE, O__N };
 
 static const struct tool_opt opt_defs[O__N] = {
-    [O_KEY] = { "--key", C_ID | C_PUBKEY | C_SIGN },
+    [O_KEY] = { "--key", C_ID | C_PUBKEY | C_SIGN | C_SERVE },
     [O_OUT] = { "--out", C_KEYGEN | C_PUBKEY | C_SIGN },
     [O_NONCE] = { "--nonce", C_SIGN },
     [O_TIME] = { "--time-ms", C_SIGN },
     [O_ACCURACY] = { "--accuracy-ms", C_SIGN },
     [O_PUBKEY] = { "--pubkey", C_SHOW },
+    [O_PORT] = { "--port", C_SERVE },
+    [O_TIMEFILE] = { "--time-file", C_SERVE },
 };
 
 struct args {
@@ -114,6 +123,70 @@ static int cmd_sign(const struct args *a)
     return rc;
 }
 
+/* The time to sign: real time, or while `file` holds a number, that number
+ * (a test's authority that stops or jumps). */
+static uint64_t serve_time(const char *file)
+{
+    uint8_t buf[32];
+    uint64_t v = 0;
+    ssize_t n = file && access(file, R_OK) == 0 ? read_small(file, buf, sizeof buf - 1) : -1;
+    if (n > 0) {
+        buf[n] = '\0';
+        buf[strcspn((char *)buf, "\n")] = '\0';
+        if (parse_u64((char *)buf, UINT64_MAX, &v) && v)
+            return v;
+    }
+    return now_ms();
+}
+
+/* One token per connection: read the nonce, sign, answer. Loopback only: a
+ * stand-in for the KMC's time service in tests and labs. */
+static int cmd_serve(const struct args *a)
+{
+    uint64_t port = 0;
+    uint8_t pub[32];
+    struct timetoken t = { 0 };
+    EVP_PKEY *pk = load_key(a->one[O_KEY]);
+    int rc = 1, fd = -1, one = 1;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (!pk || !raw_pub(pk, pub) || !sha256(pub, 32, t.authority_id))
+        goto out;
+    if (!parse_u64(a->one[O_PORT], 65535, &port) || port == 0) {
+        rc = usage_error("--port must be 1..65535");
+        goto out;
+    }
+    sa.sin_port = htons((uint16_t)port);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0) {
+        rc = fail("cannot listen on 127.0.0.1:%" PRIu64 ": %s", port, strerror(errno));
+        goto out;
+    }
+    fprintf(stderr, "%s: serving time tokens on 127.0.0.1:%" PRIu64 "\n", tool_name, port);
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        uint8_t doc[TIMETOKEN_LEN];
+        struct timeval tv = { .tv_sec = 2 };
+        size_t got = 0;
+        ssize_t n = 1;
+        if (c < 0)
+            continue;
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        while (got < 32 && (n = read(c, t.nonce + got, 32 - got)) > 0)
+            got += (size_t)n;
+        t.time_ms = serve_time(a->one[O_TIMEFILE]);
+        if (got == 32 && t.time_ms && sign_doc(pk, doc, timetoken_pack_body(&t, doc, TIMETOKEN_SIGNED_LEN)) &&
+            write(c, doc, sizeof doc) != (ssize_t)sizeof doc)
+            fprintf(stderr, "%s: a client went away\n", tool_name);
+        close(c);
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    EVP_PKEY_free(pk);
+    return rc;
+}
+
 static int cmd_show(const struct args *a)
 {
     uint8_t buf[TIMETOKEN_LEN + 1];   /* one more: an overlong file reads as too big */
@@ -173,6 +246,7 @@ static const struct command {
     { "pubkey", C_PUBKEY, 1u << O_KEY | 1u << O_OUT, cmd_pubkey },
     { "sign", C_SIGN, 1u << O_KEY | 1u << O_NONCE | 1u << O_OUT, cmd_sign },
     { "show", C_SHOW, 0, cmd_show },
+    { "serve", C_SERVE, 1u << O_KEY | 1u << O_PORT, cmd_serve },
 };
 
 /* The syntax of option values is a usage error (2), before any file is

@@ -1,0 +1,130 @@
+#include "eclock.h"
+#include "bytes.h"
+#include "clock.h"
+#include "crypto.h"
+#include "timetoken.h"
+
+#include <string.h>
+#include <time.h>
+
+#define RETRY_NS 1000000000ull   /* after a failed fetch, at most one try per second */
+
+static uint64_t direct(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static uint64_t direct_mono(void) { return direct(CLOCK_MONOTONIC_RAW); }
+static uint64_t direct_wall(void) { return direct(CLOCK_REALTIME); }
+
+/* libtpms reads time through a libc call with no context, so, like tpm.c's
+ * the_tpm, this is a process-wide singleton. */
+static struct {
+    bool ready;
+    uint64_t (*mono)(void), (*wall)(void);
+    struct tclock c;
+    uint64_t wall_base, clock_base;   /* wall time and clock at start */
+    struct ocall_ctx *oc;             /* with an authority */
+    uint8_t pub[32], id[32];
+    bool fetching;
+    uint64_t next_try;                /* source time of the next attempt after a failure */
+} g;
+
+static uint64_t source(void *ctx)
+{
+    (void)ctx;
+    return g.mono();
+}
+
+static void setup(bool require_anchor, uint64_t start)
+{
+    struct tclock_cfg cfg = { .max_lead_ns = ECLOCK_MAX_LEAD_NS, .require_anchor = require_anchor };
+    tclock_init(&g.c, (struct tclock_source){ source, NULL }, &cfg, start);
+}
+
+static void ready(void)
+{
+    if (g.ready)
+        return;
+    if (!g.mono || !g.wall) {
+        g.mono = direct_mono;
+        g.wall = direct_wall;
+    }
+    g.ready = true;
+    setup(false, g.mono());
+    g.clock_base = g.c.now;
+    g.wall_base = g.wall();
+}
+
+void eclock_sources(uint64_t (*mono_ns)(void), uint64_t (*wall_ns)(void))
+{
+    if (!g.ready) {
+        g.mono = mono_ns;
+        g.wall = wall_ns;
+    }
+}
+
+void eclock_set_authority(struct ocall_ctx *oc, const uint8_t pub[32])
+{
+    ready();
+    memcpy(g.pub, pub, 32);
+    crypto_sha256(&(struct iovc){ .p = pub, .n = 32 }, 1, g.id);
+    g.oc = oc;
+    setup(true, tclock_now(&g.c));   /* from here on, only authenticated time moves it */
+}
+
+void eclock_detach(void)
+{
+    g.oc = NULL;
+}
+
+static svtpm_err fetch(void)
+{
+    uint8_t nonce[TCLOCK_NONCE_LEN];
+    const uint8_t *resp = NULL;
+    uint32_t rlen = 0;
+    struct timetoken t;
+    svtpm_err err = crypto_random(nonce, sizeof nonce);
+    if (err)
+        return err;
+    tclock_request(&g.c, nonce);
+    memcpy(ocall_req(g.oc), nonce, sizeof nonce);
+    err = ocall_invoke(g.oc, OCALL_TIME_TOKEN, sizeof nonce, &resp, &rlen);
+    if (!err)
+        err = timetoken_parse(resp, rlen, &t);
+    if (!err && !ct_equal(t.authority_id, g.id, 32))
+        err = SVTPM_E_FOREIGN;   /* another authority than the tenant pinned */
+    if (!err)
+        err = crypto_ed25519_verify(g.pub, resp, TIMETOKEN_SIGNED_LEN, t.signature);
+    if (!err)
+        err = tclock_anchor(&g.c, nonce, t.time_ms, t.accuracy_ms);
+    return err;
+}
+
+uint64_t eclock_now_ns(void)
+{
+    ready();
+    uint64_t now = tclock_now(&g.c);
+    if (g.oc && !g.fetching && g.c.raw_last >= g.next_try &&
+        now + ECLOCK_MAX_LEAD_NS / 2 >= tclock_ceiling(&g.c)) {
+        g.fetching = true;   /* the OCALL's own waits must not fetch again */
+        svtpm_err err = fetch();
+        g.fetching = false;
+        if (err) {
+            g.next_try = g.c.raw_last + RETRY_NS;
+            elog(g.oc, LOG_WARN, "no time token from the time authority (%s): the TPM clock "
+                 "stops at its ceiling until one arrives",
+                 err == SVTPM_E_FOREIGN ? "signed by another authority than the manifest pins" :
+                 err == SVTPM_E_AUTH ? "bad signature or stale nonce" : svtpm_strerror(err));
+        }
+        now = tclock_now(&g.c);
+    }
+    return now;
+}
+
+uint64_t eclock_wall_ns(void)
+{
+    uint64_t now = eclock_now_ns();
+    return g.wall_base + (now - g.clock_base);
+}

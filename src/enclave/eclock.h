@@ -1,0 +1,31 @@
+/* The enclave's one clock (clock.h): what libtpms and svtpm read as time.
+ * timeshim.c (linked into the enclave executable only) routes libtpms'
+ * clock_gettime and gettimeofday here; svtpm's own deadlines (chan.c) read
+ * CLOCK_MONOTONIC_RAW, which stays the host's, so a clock held at its
+ * ceiling never stalls a wait.
+ *
+ * Without a time authority the clock follows the source and never goes
+ * backwards. With one (the tenant's manifest pins its key), it stands still
+ * until the first token and never runs more than ECLOCK_MAX_LEAD_NS ahead of
+ * authenticated time: when a read finds it near its ceiling, the enclave asks
+ * the host for a token (OCALL_TIME_TOKEN, a fresh nonce), checks the
+ * authority id and the signature against the pinned key, and anchors it. */
+#ifndef SVTPM_ECLOCK_H
+#define SVTPM_ECLOCK_H
+#include <stdint.h>
+#include "ocall.h"
+
+#define ECLOCK_MAX_LEAD_NS (5ull * 1000000000ull)
+
+/* The untrusted sources: monotonic and wall time in ns (timeshim.c gives the
+ * real ones; unset, clock_gettime is read directly). */
+void eclock_sources(uint64_t (*mono_ns)(void), uint64_t (*wall_ns)(void));
+/* From now on, time needs the authority with this raw Ed25519 key. */
+void eclock_set_authority(struct ocall_ctx *oc, const uint8_t pub[32]);
+/* The enclave (and its OCALL context) goes away: no more fetches through it. */
+void eclock_detach(void);
+/* The clock (monotonic ns) and the wall time derived from it. */
+uint64_t eclock_now_ns(void);
+uint64_t eclock_wall_ns(void);
+
+#endif
