@@ -471,7 +471,6 @@ int config_parse(struct config *c, int argc, char **argv)
         case O_COUNTERS:
             if (!strcmp(optarg, "none")) {
                 free(c->counters);
-    free(c->time_authority);
                 c->counters = strdup("none");
             } else {
                 rc = parse_one_path(c, optarg, "--counters", "dir", &c->counters);
@@ -565,6 +564,7 @@ void config_free(struct config *c)
         free(c->vm_images[i]);
     free(c->audit_file);
     free(c->counters);
+    free(c->time_authority);
     free(c->restore_auth);
 }
 

@@ -44,6 +44,7 @@ authority_time_ms() { echo $(( $(date +%s%3N) )); }
 
 VTPM_STATE=$WORK/st
 vtpm_start "${A[@]}"
+for _ in $(seq 50); do grep -q "time from the pinned time authority" "$VTPM_LOG" && break; sleep 0.1; done
 grep -q "time from the pinned time authority" "$VTPM_LOG" || fail "the enclave did not take the time authority"
 clock_ms; c0=$CLK
 sleep 3
