@@ -31,6 +31,7 @@
 /* da_flags */
 #define NRS_DA_KNOWN            0x1u   /* failed_tries and the flag below were read from permall */
 #define NRS_DA_LOCKOUT_AUTH_OFF 0x2u   /* lockOutAuthEnabled was FALSE (a lockoutAuth failure) */
+#define NRS_CLOCK_KNOWN         0x4u   /* clock_hwm was read from permall */
 
 struct nrs_entry {
     uint8_t vtpm_id[16];

@@ -84,6 +84,13 @@ static void record_da(struct store *s, struct nrs_entry *e, const struct rb_rec 
     }
     e->failed_tries = da.failed_tries;
     e->da_flags = NRS_DA_KNOWN | (da.lockout_auth_enabled ? 0 : NRS_DA_LOCKOUT_AUTH_OFF);
+    /* The TPM clock of the state: a restore never takes it back (TPM2_Clear,
+     * which resets it legitimately, is in the record like everything else). */
+    uint64_t clock = 0;
+    if (tpmstate_clock(r->plain, r->len, &clock) == SVTPM_OK) {
+        e->clock_hwm = clock;
+        e->da_flags |= NRS_CLOCK_KNOWN;
+    }
 }
 
 svtpm_err rollback_written(struct store *s, uint32_t file, const struct rb_rec *r)
@@ -294,10 +301,16 @@ svtpm_err rollback_reapply(struct store *s, uint8_t *plain, uint32_t len)
     if (rb->e.da_flags & NRS_DA_LOCKOUT_AUTH_OFF)
         da.lockout_auth_enabled = false;
     err = tpmstate_da_patch(plain, len, &da);
+    uint64_t clock = 0, was_clock = 0;
+    if (!err && (rb->e.da_flags & NRS_CLOCK_KNOWN) && tpmstate_clock(plain, len, &was_clock) == SVTPM_OK) {
+        clock = was_clock < rb->e.clock_hwm ? rb->e.clock_hwm : was_clock;
+        err = tpmstate_clock_patch(plain, len, clock);
+    }
     if (!err)
         elog(s->oc, LOG_INFO, "restored state: dictionary-attack state re-applied from version %llu: "
-             "failedTries %u -> %u, lockoutAuth %s -> %s", (unsigned long long)rb->e.version, was,
-             da.failed_tries, was_enabled ? "enabled" : "disabled",
-             da.lockout_auth_enabled ? "enabled" : "disabled");
+             "failedTries %u -> %u, lockoutAuth %s -> %s; TPM clock %llu -> %llu ms",
+             (unsigned long long)rb->e.version, was, da.failed_tries, was_enabled ? "enabled" : "disabled",
+             da.lockout_auth_enabled ? "enabled" : "disabled", (unsigned long long)was_clock,
+             (unsigned long long)clock);
     return err;
 }

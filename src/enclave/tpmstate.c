@@ -108,7 +108,17 @@ static void pcr_policy(struct walk *w)
     need(w, w->r.off - start == n, SVTPM_E_FORMAT);
 }
 
+/* The whole walk: *off the DA fields, *od the byte after ORDERLY_DATA's
+ * magic (its version is at od - 6). */
+static svtpm_err walk(const uint8_t *blob, size_t len, size_t *off, size_t *od);
+
 svtpm_err tpmstate_da_find(const uint8_t *blob, size_t len, size_t *off)
+{
+    size_t od;
+    return walk(blob, len, off, &od);
+}
+
+static svtpm_err walk(const uint8_t *blob, size_t len, size_t *off, size_t *od)
 {
     struct walk w = { .r = rd_init(blob, len), .err = SVTPM_OK };
     header(&w, PA_MAGIC, PA_VERSION);
@@ -143,8 +153,11 @@ svtpm_err tpmstate_da_find(const uint8_t *blob, size_t len, size_t *off)
     need(&w, rd_be32(&w.r) == OD_MAGIC, SVTPM_E_FORMAT);
     need(&w, len >= 4 && get_be32(blob + len - 4) == PA_MAGIC, SVTPM_E_FORMAT);
 
-    if (ok(&w) && off)
-        *off = at;
+    if (ok(&w)) {
+        if (off)
+            *off = at;
+        *od = w.r.off;
+    }
     return w.err;
 }
 
@@ -201,5 +214,39 @@ svtpm_err tpmstate_charge_resume(uint8_t *blob, size_t len, bool *charged)
         err = tpmstate_da_patch(blob, len, &da);
         *charged = err == SVTPM_OK;
     }
+    return err;
+}
+
+#define OD_VERSION   2u       /* the ORDERLY_DATA layout checked against libtpms 0.9.2 */
+
+/* ORDERLY_DATA: u16 version | magic | u16 min_version | u64 clock | u8 clockSafe ... */
+static svtpm_err clock_off(const uint8_t *blob, size_t len, size_t *at)
+{
+    size_t od = 0;
+    svtpm_err err = walk(blob, len, NULL, &od);
+    if (!err && get_be16(blob + od - 6) != OD_VERSION)
+        err = SVTPM_E_UNSUPPORTED;
+    if (!err && len - od < 2 + 8 + 1)
+        err = SVTPM_E_TRUNCATED;
+    if (!err)
+        *at = od + 2;
+    return err;
+}
+
+svtpm_err tpmstate_clock(const uint8_t *blob, size_t len, uint64_t *clock_ms)
+{
+    size_t at = 0;
+    svtpm_err err = clock_off(blob, len, &at);
+    if (!err)
+        *clock_ms = get_be64(blob + at);
+    return err;
+}
+
+svtpm_err tpmstate_clock_patch(uint8_t *blob, size_t len, uint64_t clock_ms)
+{
+    size_t at = 0;
+    svtpm_err err = clock_off(blob, len, &at);
+    if (!err)
+        put_be64(blob + at, clock_ms);
     return err;
 }

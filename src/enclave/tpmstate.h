@@ -62,4 +62,10 @@ svtpm_err tpmstate_orderly(const uint8_t *blob, size_t len, uint16_t *orderly);
  * below maxTries, failedTries goes up by one, in place. *charged says so. */
 svtpm_err tpmstate_charge_resume(uint8_t *blob, size_t len, bool *charged);
 
+/* go.clock (ms) in ORDERLY_DATA: the TPM clock as libtpms last persisted it
+ * (at TPM2_Shutdown, and every few seconds of use). Read and patched in
+ * place, as the DA fields; ORDERLY_DATA versions other than 2 are refused. */
+svtpm_err tpmstate_clock(const uint8_t *blob, size_t len, uint64_t *clock_ms);
+svtpm_err tpmstate_clock_patch(uint8_t *blob, size_t len, uint64_t clock_ms);
+
 #endif

@@ -53,8 +53,14 @@ snapshot_vtpm() {
   printf 'AAAAAAAA' >a.bin; run_ok "nvwrite A" tpm2_nvwrite 0x01500040 -C o -i a.bin
   setup_key
 }
+clock_ms() {   # sets CLK to TPM2_ReadClock's clock (ms)
+  run_ok "readclock" tpm2_readclock
+  CLK=$(awk '/^ *clock:/ { print $2; exit }' "$E2E_OUT")
+  [ -n "$CLK" ] || fail "no clock in: $(tr '\n' ' ' <"$E2E_OUT")"
+}
 # after_restore : the snapshot's NV content is back, its DA state is not:
-# failedTries not lower than before the restore (3), the right PIN locked out.
+# failedTries not lower than before the restore (3), the right PIN locked
+# out, and the TPM clock not below $CLOCK_BEFORE (read before the restore).
 after_restore() {
   run_ok "nvread after the restore" tpm2_nvread 0x01500040 -C o -s 8 -o got.bin
   assert_files_equal a.bin got.bin "NV content of the restored snapshot"
@@ -62,5 +68,7 @@ after_restore() {
   [ "$LC" -ge 3 ] || fail "failedTries $LC after the authorised restore: the DA state went back with the snapshot"
   run_fails "right PIN still locked out after the restore" tpm2_hmac -c "$KEY" -p right data.bin
   grep -q "dictionary-attack state re-applied" "$VTPM_LOG" || fail "the log does not report the DA re-apply"
-  note "restored: NV content of the snapshot, failedTries $LC (not lower), key still locked out"
+  clock_ms
+  [ "$CLK" -ge "$CLOCK_BEFORE" ] || fail "the TPM clock went back with the snapshot: $CLK ms < $CLOCK_BEFORE ms"
+  note "restored: NV content of the snapshot, failedTries $LC (not lower), key still locked out, clock $CLK ms (was $CLOCK_BEFORE)"
 }

@@ -35,11 +35,6 @@ run_ok "bind with the time authority" "$TENANT" bind --key t.key --vtpm-id "$(st
   --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --out m
 A=(--binding manifest=m --vm-image img --time-authority "tcp=127.0.0.1:$TA_PORT")
 
-clock_ms() {   # sets CLK to TPM2_ReadClock's clock (ms)
-  run_ok "readclock" tpm2_readclock
-  CLK=$(awk '/^ *clock:/ { print $2; exit }' "$E2E_OUT")
-  [ -n "$CLK" ] || fail "no clock in: $(tr '\n' ' ' <"$E2E_OUT")"
-}
 authority_time_ms() { echo $(( $(date +%s%3N) )); }
 
 VTPM_STATE=$WORK/st

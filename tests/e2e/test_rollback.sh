@@ -72,6 +72,7 @@ cp -a sn snsnap
 vtpm_start "${S[@]}"
 printf 'BBBBBBBB' >b.bin; run_ok "nvwrite B" tpm2_nvwrite 0x01500040 -C o -i b.bin
 fail_until_lockout
+clock_ms; CLOCK_BEFORE=$CLK
 vtpm_stop || fail stop
 rm -rf sn; cp -a snsnap sn
 expect_refused "snapshot restore without authorisation" rollback "${S[@]}"

@@ -63,6 +63,7 @@ snapshot_vtpm "$WORK/sn"
 save_blobs snap
 printf 'BBBBBBBB' >b.bin; run_ok "nvwrite B" tpm2_nvwrite 0x01500040 -C o -i b.bin
 fail_until_lockout
+clock_ms; CLOCK_BEFORE=$CLK
 vtpm_stop || fail stop
 E2E_FLAGS=not-need-init
 vtpm_start "${S[@]}"

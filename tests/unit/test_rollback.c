@@ -1338,11 +1338,14 @@ static void test_blob_versions(void **state)
  * records its DA state in the entry; an authorised restore of an older
  * permall gets the recorded failedTries (if higher) and a disabled
  * lockoutAuth back before libtpms sees it; a current one is left alone. */
-static void save_blob(struct vt *v, const char *name)
+/* Saves a real permall vector as the next permall record, its TPM clock
+ * set to clock_ms. */
+static void save_blob(struct vt *v, const char *name, uint64_t clock_ms)
 {
     size_t n;
     uint8_t *b = test_vector(name, &n);
     assert_non_null(b);
+    assert_int_equal(tpmstate_clock_patch(b, n, clock_ms), SVTPM_OK);
     assert_int_equal(store_save(&v->s, PERM, b, (uint32_t)n), SVTPM_OK);
     fh_ecall_end(&v->h);
     free(b);
@@ -1353,17 +1356,19 @@ static void test_da_recorded_and_reapplied(void **state)
     struct fx *f = *state;
     struct vt *v = &f->a;
     v->s.rb.policy = ROLLBACK_SNAPSHOT;
-    save_blob(v, "tpmstate_params.permall");         /* v1: failedTries 0 */
+    save_blob(v, "tpmstate_params.permall", 5000);         /* v1: failedTries 0, clock 5 s */
     struct nrs_entry e = entry_of(v);
     assert_int_equal(e.failed_tries, 0);
-    assert_int_equal(e.da_flags, NRS_DA_KNOWN);
+    assert_int_equal(e.da_flags, NRS_DA_KNOWN | NRS_CLOCK_KNOWN);
+    assert_int_equal(e.clock_hwm, 5000);
     size_t n1;
     uint8_t *snap = fh_snapshot(&v->h, PERM, &n1);
-    save_blob(v, "tpmstate_failed2.permall");        /* v2: 2 failures */
-    save_blob(v, "tpmstate_lockout_fail.permall");   /* v3: and lockoutAuth failed */
+    save_blob(v, "tpmstate_failed2.permall", 60000);       /* v2: 2 failures */
+    save_blob(v, "tpmstate_lockout_fail.permall", 93000);  /* v3: and lockoutAuth failed; clock 93 s */
     e = entry_of(v);
     assert_int_equal(e.failed_tries, 2);
-    assert_int_equal(e.da_flags, NRS_DA_KNOWN | NRS_DA_LOCKOUT_AUTH_OFF);
+    assert_int_equal(e.da_flags, NRS_DA_KNOWN | NRS_DA_LOCKOUT_AUTH_OFF | NRS_CLOCK_KNOWN);
+    assert_int_equal(e.clock_hwm, 93000);
 
     /* the current record is returned as it is */
     vt_restart(v);
@@ -1387,17 +1392,22 @@ static void test_da_recorded_and_reapplied(void **state)
     v->s.rb.auth.to_version = 1;
     fh_log_clear(&v->h);
     assert_int_equal(load_raw(v, PERM, &out, &len), SVTPM_OK);
-    assert_true(fh_log_has(&v->h, "failedTries 0 -> 2, lockoutAuth enabled -> disabled"));
+    assert_true(fh_log_has(&v->h, "failedTries 0 -> 2, lockoutAuth enabled -> disabled; TPM clock 5000 -> 93000 ms"));
     assert_int_equal(tpmstate_da_read(out, len, &da), SVTPM_OK);
     assert_int_equal(da.failed_tries, 2);
     assert_false(da.lockout_auth_enabled);
     assert_int_equal(da.max_tries, 7);   /* the snapshot's own parameters stay */
-    /* only the DA fields differ from the snapshot's plaintext */
+    uint64_t clock = 0;
+    assert_int_equal(tpmstate_clock(out, len, &clock), SVTPM_OK);
+    assert_int_equal(clock, 93000);      /* the TPM clock does not go back either */
+    /* only the DA fields and the clock differ from the snapshot's plaintext */
     size_t pn;
     uint8_t *plain = test_vector("tpmstate_params.permall", &pn);
     assert_int_equal(pn, len);
+    assert_int_equal(tpmstate_clock_patch(plain, pn, 5000), SVTPM_OK);
     size_t off = 0, diff = 0;
     assert_int_equal(tpmstate_da_find(plain, pn, &off), SVTPM_OK);
+    assert_int_equal(tpmstate_clock_patch(plain, pn, 93000), SVTPM_OK);
     for (size_t i = 0; i < pn; i++)
         if (plain[i] != out[i]) {
             assert_true(i >= off && i < off + TPMSTATE_DA_LEN);

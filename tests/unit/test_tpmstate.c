@@ -509,6 +509,37 @@ static void test_orderly_and_charge(void **state)
     assert_false(charged);
 }
 
+/* go.clock in ORDERLY_DATA (8 bytes at the magic + 6): read, patched in
+ * place with nothing else changed; refused when cut short or another
+ * ORDERLY_DATA version. */
+static void test_clock(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NV; i++) {
+        const struct vec *v = &V[i];
+        uint64_t clock = 1;
+        assert_int_equal(tpmstate_clock(v->b, v->len, &clock), SVTPM_OK);
+        uint8_t *c = dup(v->b, v->len);
+        assert_int_equal(tpmstate_clock_patch(c, v->len, 0x0102030405060708ull), SVTPM_OK);
+        assert_int_equal(tpmstate_clock(c, v->len, &clock), SVTPM_OK);
+        assert_true(clock == 0x0102030405060708ull);
+        size_t diff = 0;
+        for (size_t k = 0; k < v->len; k++)
+            diff += c[k] != v->b[k];
+        assert_true(diff >= 1 && diff <= 8);
+        free(c);
+    }
+    const struct vec *f = &V[0];
+    uint64_t clock;
+    /* the clock sits right after ORDERLY_DATA's min_version */
+    assert_int_equal(tpmstate_clock(f->b, F_OD_MAGIC + 4 + 2 + 8, &clock), SVTPM_E_FORMAT);
+    uint8_t *c = dup(f->b, f->len);
+    put_be16(c + F_OD_MAGIC - 2, 3);
+    assert_int_equal(tpmstate_clock(c, f->len, &clock), SVTPM_E_UNSUPPORTED);
+    assert_int_equal(tpmstate_clock_patch(c, f->len, 5), SVTPM_E_UNSUPPORTED);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_trailing_byte),
         cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_orderly_and_charge),
+        cmocka_unit_test(test_clock),
         cmocka_unit_test(test_libtpms_loads_patched),
     };
     return cmocka_run_group_tests(tests, load_vectors, free_vectors);
