@@ -8,7 +8,7 @@ PKGS=(
   libtpms-dev libssl-dev libcmocka-dev libtss2-dev
   swtpm swtpm-tools tpm2-tools
   qemu-system-x86 qemu-utils busybox-static cpio xz-utils
-  procps psmisc util-linux iproute2 socat xxd python3 python3-cryptography
+  procps psmisc util-linux iproute2 socat xxd python3 python3-cryptography faketime
 )
 
 missing=()

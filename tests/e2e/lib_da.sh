@@ -72,3 +72,20 @@ after_restore() {
   [ "$CLK" -ge "$CLOCK_BEFORE" ] || fail "the TPM clock went back with the snapshot: $CLK ms < $CLOCK_BEFORE ms"
   note "restored: NV content of the snapshot, failedTries $LC (not lower), key still locked out, clock $CLK ms (was $CLOCK_BEFORE)"
 }
+
+# start_authority : a loopback time authority (svtpm-timeauth serve) with a
+# new key ta.pem (public key ta.pub), signing real time, or while
+# $WORK/ta.time holds a number, that time. Sets TIMEAUTH and TA_PORT.
+start_authority() {
+  TIMEAUTH=$(dirname "$VTPM_BIN")/svtpm-timeauth
+  run_ok "authority key" "$TIMEAUTH" keygen --out ta.pem
+  run_ok "authority public key" "$TIMEAUTH" pubkey --key ta.pem --out ta.pub
+  local save_port=$VTPM_PORT save_ctrl=$VTPM_CTRL_PORT
+  e2e_pick_ports || fail "no free port"
+  TA_PORT=$VTPM_PORT
+  VTPM_PORT=$save_port VTPM_CTRL_PORT=$save_ctrl
+  "$TIMEAUTH" serve --key ta.pem --port "$TA_PORT" --time-file "$WORK/ta.time" >ta.log 2>&1 &
+  E2E_BG_PIDS+=("$!")
+  for _ in $(seq 50); do e2e_port_open "$TA_PORT" && break; sleep 0.1; done
+  e2e_port_open "$TA_PORT" || fail "the time authority did not start: $(cat ta.log)"
+}

@@ -22,15 +22,7 @@
 st_require_svtpm
 e2e_require tpm2_readclock tpm2_dictionarylockout tpm2_hmac tpm2_getcap
 bound_setup
-TIMEAUTH=$(dirname "$VTPM_BIN")/svtpm-timeauth
-run_ok "authority key" "$TIMEAUTH" keygen --out ta.pem
-run_ok "authority public key" "$TIMEAUTH" pubkey --key ta.pem --out ta.pub
-e2e_pick_ports || fail "no free port"
-TA_PORT=$VTPM_PORT
-"$TIMEAUTH" serve --key ta.pem --port "$TA_PORT" --time-file "$WORK/ta.time" >ta.log 2>&1 &
-E2E_BG_PIDS+=("$!")
-for _ in $(seq 50); do e2e_port_open "$TA_PORT" && break; sleep 0.1; done
-e2e_port_open "$TA_PORT" || fail "the time authority did not start: $(cat ta.log)"
+start_authority
 run_ok "bind with the time authority" "$TENANT" bind --key t.key --vtpm-id "$(st_new_uuid)" --image img \
   --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --out m
 A=(--binding manifest=m --vm-image img --time-authority "tcp=127.0.0.1:$TA_PORT")
