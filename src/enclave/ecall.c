@@ -298,6 +298,7 @@ svtpm_err enclave_dispatch(struct enclave *e, uint32_t call, const uint8_t *req,
 {
     const struct svtpm_call_desc *d = abi_ecall(call);
     *resp_len = 0;
+    e->oc.composing = false;   /* a request abandoned by the last ECALL's error path */
     if (!d || len > d->req_max)
         return SVTPM_E_INVAL;
     /* Before INIT only PING and INIT itself are allowed. */

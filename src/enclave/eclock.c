@@ -106,7 +106,9 @@ uint64_t eclock_now_ns(void)
 {
     ready();
     uint64_t now = tclock_now(&g.c);
-    if (g.oc && !g.fetching && g.c.raw_last >= g.next_try &&
+    /* Not while a request is being marshalled: a library reading the clock
+     * in the middle (OpenSSL's DRBG reads it) must not overwrite it. */
+    if (g.oc && !g.fetching && !g.oc->composing && g.c.raw_last >= g.next_try &&
         now + ECLOCK_MAX_LEAD_NS / 2 >= tclock_ceiling(&g.c)) {
         g.fetching = true;   /* the OCALL's own waits must not fetch again */
         svtpm_err err = fetch();

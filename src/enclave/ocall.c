@@ -6,6 +6,7 @@
 
 uint8_t *ocall_req(struct ocall_ctx *o)
 {
+    o->composing = true;
     return o->chan ? o->chan->shm->data : o->fake_req;
 }
 
@@ -13,6 +14,7 @@ svtpm_err ocall_invoke(struct ocall_ctx *o, uint32_t id, uint32_t req_len,
                        const uint8_t **resp, uint32_t *resp_len)
 {
     const struct svtpm_call_desc *d = abi_ocall(id);
+    o->composing = false;
     if (!d || req_len > d->req_max)
         return SVTPM_E_INVAL;
     if (!o->chan) {

@@ -3,6 +3,7 @@
  * call's named limit) before anyone looks at it. */
 #ifndef SVTPM_OCALL_H
 #define SVTPM_OCALL_H
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include "chan.h"
@@ -18,6 +19,8 @@ struct ocall_ctx {
     void *fake_ud;
     uint8_t *fake_req;      /* request buffer used with a fake host */
     uint8_t *resp;          /* private copy of the last OCALL result */
+    bool composing;         /* a request is being marshalled into ocall_req()'s
+                               area (until ocall_invoke): no other OCALL now */
     size_t resp_cap;
 };
 
