@@ -7,7 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#define RETRY_NS 1000000000ull   /* after a failed fetch, at most one try per second */
+/* After a failed fetch, the next try waits for a second of source time or
+ * RETRY_READS reads, whichever comes first: a frozen source must not keep
+ * the clock from ever asking again. */
+#define RETRY_NS 1000000000ull
+#define RETRY_READS 4096u
 
 static uint64_t direct(clockid_t id)
 {
@@ -29,6 +33,7 @@ static struct {
     uint8_t pub[32], id[32];
     bool fetching;
     uint64_t next_try;                /* source time of the next attempt after a failure */
+    uint32_t reads_left;              /* reads before the next attempt after a failure */
 } g;
 
 static uint64_t source(void *ctx)
@@ -102,27 +107,53 @@ static svtpm_err fetch(void)
     return err;
 }
 
+/* One fetch, with the guard against re-entry (the OCALL's own waits read the
+ * clock) and the warning a failure deserves. */
+static svtpm_err try_fetch(const char *consequence)
+{
+    g.fetching = true;
+    svtpm_err err = fetch();
+    g.fetching = false;
+    if (err) {
+        g.next_try = g.c.raw_last + RETRY_NS;
+        g.reads_left = RETRY_READS;
+        elog(g.oc, LOG_WARN, "no time token from the time authority (%s): %s",
+             err == SVTPM_E_FOREIGN ? "signed by another authority than the manifest pins" :
+             err == SVTPM_E_AUTH ? "bad signature or stale nonce" : svtpm_strerror(err),
+             consequence);
+    }
+    return err;
+}
+
+static bool can_fetch(void)
+{
+    /* Not while a request is being marshalled: a library reading the clock
+     * in the middle (OpenSSL's DRBG reads it) must not overwrite it. */
+    return g.oc && !g.fetching && !g.oc->composing;
+}
+
 uint64_t eclock_now_ns(void)
 {
     ready();
     uint64_t now = tclock_now(&g.c);
-    /* Not while a request is being marshalled: a library reading the clock
-     * in the middle (OpenSSL's DRBG reads it) must not overwrite it. */
-    if (g.oc && !g.fetching && !g.oc->composing && g.c.raw_last >= g.next_try &&
+    if (g.reads_left)
+        g.reads_left--;
+    if (can_fetch() && (g.c.raw_last >= g.next_try || !g.reads_left) &&
         now + ECLOCK_MAX_LEAD_NS / 2 >= tclock_ceiling(&g.c)) {
-        g.fetching = true;   /* the OCALL's own waits must not fetch again */
-        svtpm_err err = fetch();
-        g.fetching = false;
-        if (err) {
-            g.next_try = g.c.raw_last + RETRY_NS;
-            elog(g.oc, LOG_WARN, "no time token from the time authority (%s): the TPM clock "
-                 "stops at its ceiling until one arrives",
-                 err == SVTPM_E_FOREIGN ? "signed by another authority than the manifest pins" :
-                 err == SVTPM_E_AUTH ? "bad signature or stale nonce" : svtpm_strerror(err));
-        }
+        (void)try_fetch("the TPM clock stops at its ceiling until one arrives");
         now = tclock_now(&g.c);
     }
     return now;
+}
+
+svtpm_err eclock_refresh(void)
+{
+    ready();
+    if (!g.oc)
+        return SVTPM_OK;
+    if (!can_fetch())
+        return SVTPM_E_STATE;
+    return try_fetch("a command that needs fresh time is refused (TPM_RC_RETRY)");
 }
 
 uint64_t eclock_wall_ns(void)

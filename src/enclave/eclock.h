@@ -24,6 +24,11 @@ void eclock_sources(uint64_t (*mono_ns)(void), uint64_t (*wall_ns)(void));
 void eclock_set_authority(struct ocall_ctx *oc, const uint8_t pub[32]);
 /* The enclave (and its OCALL context) goes away: no more fetches through it. */
 void eclock_detach(void);
+/* Authenticated time now, for a command that must not run on a lagging clock
+ * (tpmcmd.h): with an authority, a token is fetched whatever the source
+ * says, because a frozen or slowed source looks like an idle one. SVTPM_OK
+ * at once without an authority (the clock is then the host's anyway). */
+svtpm_err eclock_refresh(void);
 /* The clock (monotonic ns) and the wall time derived from it. */
 uint64_t eclock_now_ns(void);
 uint64_t eclock_wall_ns(void);

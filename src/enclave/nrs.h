@@ -14,7 +14,8 @@
  * which names one record, not just a number: a record the host hid and later
  * puts back cannot stand in for the acknowledged one of the same version.
  * The DA and clock fields are kept for the snapshot policy and the trusted
- * clock. */
+ * clock: clock_hwm is at least the clock of the last permall written and,
+ * with NRS_CLOCK_LEASE, at least every TPM clock value a response showed. */
 #ifndef SVTPM_NRS_H
 #define SVTPM_NRS_H
 #include <stdint.h>
@@ -31,7 +32,9 @@
 /* da_flags */
 #define NRS_DA_KNOWN            0x1u   /* failed_tries and the flag below were read from permall */
 #define NRS_DA_LOCKOUT_AUTH_OFF 0x2u   /* lockOutAuthEnabled was FALSE (a lockoutAuth failure) */
-#define NRS_CLOCK_KNOWN         0x4u   /* clock_hwm was read from permall */
+#define NRS_CLOCK_KNOWN         0x4u   /* clock_hwm holds a TPM clock value */
+#define NRS_CLOCK_LEASE         0x8u   /* clock_hwm is a lease: no response showed a TPM
+                                          clock above it (rollback_clock_lease) */
 
 struct nrs_entry {
     uint8_t vtpm_id[16];

@@ -69,28 +69,97 @@ static svtpm_err check_unchanged(struct store *s, const struct nrs_entry *e, boo
     return SVTPM_E_ROLLBACK;
 }
 
+/* fetch, for a change of this process's own entry: refused if anyone else
+ * changed it since this process last saw it. */
+static svtpm_err fetch_own(struct store *s, struct counter_txn *t, struct nrs_entry *e, bool *have)
+{
+    memset(e, 0, sizeof *e);
+    svtpm_err err = fetch(s, t, e, have);
+    if (!err)
+        err = check_unchanged(s, e, *have);
+    return err;
+}
+
 /* The DA state of a permall record into e (unknown if it cannot be read). */
 static void record_da(struct store *s, struct nrs_entry *e, const struct rb_rec *r)
 {
     struct tpm_da da;
+    uint32_t lease = e->da_flags & NRS_CLOCK_LEASE;
     svtpm_err err = tpmstate_da_read(r->plain, r->len, &da);
     if (err) {
         if (e->da_flags & NRS_DA_KNOWN)
             elog(s->oc, LOG_WARN, "permall version %llu: its dictionary-attack state cannot be read "
                  "(%s): not recorded; an authorised restore will be refused",
                  (unsigned long long)r->seq, svtpm_strerror(err));
-        e->da_flags = 0;
+        e->da_flags = lease ? lease | NRS_CLOCK_KNOWN : 0;
         return;
     }
     e->failed_tries = da.failed_tries;
-    e->da_flags = NRS_DA_KNOWN | (da.lockout_auth_enabled ? 0 : NRS_DA_LOCKOUT_AUTH_OFF);
+    e->da_flags = NRS_DA_KNOWN | (da.lockout_auth_enabled ? 0 : NRS_DA_LOCKOUT_AUTH_OFF) | lease;
+    if (lease)
+        e->da_flags |= NRS_CLOCK_KNOWN;
     /* The TPM clock of the state: a restore never takes it back (TPM2_Clear,
-     * which resets it legitimately, is in the record like everything else). */
+     * which resets it legitimately, is in the record like everything else,
+     * and lowers the lease through rollback_clock_lease). */
     uint64_t clock = 0;
     if (tpmstate_clock(r->plain, r->len, &clock) == SVTPM_OK) {
-        e->clock_hwm = clock;
+        if (!lease || clock > e->clock_hwm)
+            e->clock_hwm = clock;
         e->da_flags |= NRS_CLOCK_KNOWN;
     }
+}
+
+svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms)
+{
+    if (!s->rb.active)
+        return SVTPM_OK;
+    if (s->wedged || !s->rb.have_entry)
+        return SVTPM_E_STATE;
+    struct rollback *rb = &s->rb;
+    struct counter_txn t;
+    struct nrs_entry e;
+    bool have = false;
+    svtpm_err err = fetch_own(s, &t, &e, &have);
+    if (!err && !have)
+        err = SVTPM_E_STATE;
+    if (!err) {
+        e.clock_hwm = lease_ms;
+        e.da_flags |= NRS_CLOCK_KNOWN | NRS_CLOCK_LEASE;
+        err = put(s, &t, &e);
+    }
+    rb->counters->end(&t);
+    if (err && !s->wedged) {
+        /* as for a failed state write: what the service holds is unknown */
+        s->wedged = true;
+        elog(s->oc, LOG_ERR, "the TPM clock lease could not be recorded (%s): no state is written "
+             "until the vTPM is powered on again (CMD_INIT)", svtpm_strerror(err));
+    }
+    return err;
+}
+
+svtpm_err rollback_clock_floor(struct store *s, uint8_t *plain, uint32_t len)
+{
+    const struct rollback *rb = &s->rb;
+    uint16_t orderly = 0;
+    uint64_t clock = 0;
+    if (!rb->active || !rb->have_entry || !(rb->e.da_flags & NRS_CLOCK_LEASE))
+        return SVTPM_OK;
+    svtpm_err err = tpmstate_orderly(plain, len, &orderly);
+    if (!err && orderly != TPMSTATE_SU_NONE && orderly != TPMSTATE_SU_DA_USED)
+        return SVTPM_OK;   /* TPM2_Shutdown persisted the exact clock */
+    if (!err)
+        err = tpmstate_clock(plain, len, &clock);
+    if (!err && clock < rb->e.clock_hwm) {
+        err = tpmstate_clock_patch(plain, len, rb->e.clock_hwm);
+        if (!err)
+            elog(s->oc, LOG_INFO, "unclean stop: the TPM clock resumes at its recorded lease, %llu ms "
+                 "(libtpms had persisted %llu ms)", (unsigned long long)rb->e.clock_hwm,
+                 (unsigned long long)clock);
+    }
+    if (err)
+        elog(s->oc, LOG_ERR, "the permanent state's TPM clock cannot be raised to its recorded "
+             "lease (%s): refused, as the clock would go back", svtpm_strerror(err));
+    return err;
 }
 
 svtpm_err rollback_written(struct store *s, uint32_t file, const struct rb_rec *r)
@@ -101,10 +170,7 @@ svtpm_err rollback_written(struct store *s, uint32_t file, const struct rb_rec *
     bool have = false;
     if (!rb->active)
         return SVTPM_OK;
-    memset(&e, 0, sizeof e);
-    svtpm_err err = fetch(s, &t, &e, &have);
-    if (!err)
-        err = check_unchanged(s, &e, have);
+    svtpm_err err = fetch_own(s, &t, &e, &have);
     if (!err) {
         if (!have) {
             memset(&e, 0, sizeof e);

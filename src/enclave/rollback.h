@@ -78,4 +78,17 @@ svtpm_err rollback_check_blob(struct store *s, const struct seal_hdr *h);
 /* The version the next record of a file at file_seq gets. */
 uint64_t rollback_next_seq(const struct store *s, uint64_t file_seq);
 
+/* The TPM clock lease (issue 5). libtpms persists its clock only every
+ * ~70 minutes and at TPM2_Shutdown, so after an unclean stop it would resume
+ * behind values responses already showed. tpm.c keeps a lease ahead of the
+ * clock: before a response whose clock may pass the lease leaves, the lease
+ * moves on (recorded in the counter service, NRS_CLOCK_LEASE), and after an
+ * unclean stop the clock resumes at the lease (rollback_clock_floor). A
+ * lease may move down only after TPM2_Clear, which resets the clock.
+ * SVTPM_OK without doing anything when not bound; a failed write wedges. */
+svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms);
+/* A permall about to be loaded (plain, in place): after an unclean stop
+ * (orderlyState NONE or DA_USED), its clock is raised to the lease. */
+svtpm_err rollback_clock_floor(struct store *s, uint8_t *plain, uint32_t len);
+
 #endif

@@ -1,8 +1,10 @@
 #include "tpm.h"
 #include "bytes.h"
 #include "crypto.h"
+#include "eclock.h"
 #include "seal.h"
 #include "sealfmt.h"
+#include "tpmcmd.h"
 #include "tpmstate.h"
 
 #include <libtpms/tpm_error.h>
@@ -78,6 +80,8 @@ static TPM_RESULT cb_loaddata(unsigned char **data, uint32_t *len, uint32_t tpm_
     svtpm_err err = store_load(t->store, file, data, len);
     if (err == SVTPM_E_NOTFOUND)
         return TPM_RETRY;
+    if (!err && file == STATE_FILE_PERMALL)
+        err = rollback_clock_floor(t->store, *data, *len);
     if (!err && file == STATE_FILE_PERMALL && t->charge_pending)
         err = charge_resume(t, *data, *len);
     if (err) {
@@ -209,6 +213,56 @@ static void auto_shutdown(struct tpm *t)
     }
 }
 
+/* The clock lease (rollback_clock_lease): ahead of the clock by LEASE_SPAN_MS
+ * when written, moved on once the clock may be within LEASE_MARGIN_MS of it,
+ * so an active vTPM writes it about every LEASE_SPAN_MS - LEASE_MARGIN_MS. */
+#define LEASE_SPAN_MS   5000u
+#define LEASE_MARGIN_MS 2500u
+#define TPM2_CC_CLEAR     0x126u
+#define TPM2_CC_CLOCK_SET 0x128u
+
+/* TPM2_ReadClock straight into libtpms (not raw_process: no command of the
+ * guest's, so last_ordinal and handed_off stay as they are), into a buffer
+ * of its own: the guest's response waits in t->rbuf. */
+static bool read_tpm_clock(uint64_t *clock_ms)
+{
+    uint8_t cmd[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x81 };
+    unsigned char *r = NULL;
+    uint32_t rlen = 0, rsize = 0;
+    bool ok = TPMLIB_Process(&r, &rlen, &rsize, cmd, sizeof cmd) == TPM_SUCCESS && rlen >= 26 &&
+              get_be32(r + 6) == 0;   /* else not started: no clock shown yet */
+    if (ok)
+        *clock_ms = get_be64(r + 18);   /* header, time, then clockInfo.clock */
+    free(r);
+    return ok;
+}
+
+/* After a command, before its response is copied out: may the clock have come near
+ * the lease? A cheap bound first (libtpms' clock runs at most 5/4 of the
+ * enclave clock, rate adjustment included), the exact clock only near it. */
+static void keep_clock_lease(struct tpm *t, uint32_t cc)
+{
+    const struct rollback *rb = &t->store->rb;
+    if (!rb->active || !rb->have_entry || cc == TPM2_CC_SHUTDOWN || t->last_ordinal == TPM2_CC_SHUTDOWN)
+        return;   /* a command after TPM2_Shutdown would undo its orderly state */
+    bool leased = (rb->e.da_flags & NRS_CLOCK_LEASE) != 0;
+    bool jumped = cc == TPM2_CC_CLEAR || cc == TPM2_CC_CLOCK_SET;
+    uint64_t at = eclock_now_ns() / 1000000u, clock = 0;
+    if (leased && !jumped && t->clock_sampled &&
+        t->clock_ms + (at - t->clock_at_ms) * 5 / 4 + 1 + LEASE_MARGIN_MS < rb->e.clock_hwm)
+        return;
+    if (!read_tpm_clock(&clock))
+        return;
+    t->clock_sampled = true;
+    t->clock_ms = clock;
+    t->clock_at_ms = at;
+    if (leased && !jumped && clock + LEASE_MARGIN_MS < rb->e.clock_hwm)
+        return;
+    if (rollback_clock_lease(t->store, clock + LEASE_SPAN_MS) != SVTPM_OK)
+        elog(t->oc, LOG_ERR, "TPM clock %llu ms: its lease could not be recorded; after an unclean "
+             "stop the clock may resume behind it", (unsigned long long)clock);
+}
+
 /* libtpms resumes from the volatilestate file when there is one. */
 static bool volatile_present(struct tpm *t)
 {
@@ -236,6 +290,7 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
     t->perm_emptied = false;
     t->last_ordinal = 0;
     t->handed_off = false;
+    t->clock_sampled = false;
     t->charge_pending = !t->vol_blob_set && t->store->rb.active && t->store->rb.charge_resume &&
                         volatile_present(t);
     TPM_RESULT rc = TPMLIB_MainInit();
@@ -275,6 +330,13 @@ svtpm_err tpm_process(struct tpm *t, uint8_t locality, const uint8_t *cmd, uint3
         *out_len = sizeof failure;
         return SVTPM_OK;
     }
+    if (tpmcmd_needs_fresh_time(cmd, len) && eclock_refresh() != SVTPM_OK) {
+        /* Run on the clock as it stands, an expired authorisation could pass. */
+        static const uint8_t retry[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x22 };
+        memcpy(out, retry, sizeof retry);
+        *out_len = sizeof retry;
+        return SVTPM_OK;
+    }
     t->locality = locality;
     uint32_t rlen;
     if (raw_process(t, cmd, len, &rlen) != TPM_SUCCESS || rlen < 10 || rlen > cap) {
@@ -282,6 +344,8 @@ svtpm_err tpm_process(struct tpm *t, uint8_t locality, const uint8_t *cmd, uint3
         *out_len = sizeof failure;
         return SVTPM_OK;
     }
+    /* before the response is copied out: the lease's OCALLs use the shared area */
+    keep_clock_lease(t, get_be32(cmd + 6));
     memcpy(out, t->rbuf, rlen);
     *out_len = rlen;
     return SVTPM_OK;
@@ -413,6 +477,8 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
         err = rollback_check_blob(t->store, &h);
     if (!err && type == PTM_BLOB_TYPE_PERMANENT)
         err = rollback_reapply(t->store, plain, plen);
+    if (!err && type == PTM_BLOB_TYPE_PERMANENT)
+        err = rollback_clock_floor(t->store, plain, plen);
     if (err) {
         elog(t->oc, LOG_ERR, "incoming %s state blob refused: %s",
              type == PTM_BLOB_TYPE_PERMANENT ? "permanent" : "volatile", svtpm_strerror(err));

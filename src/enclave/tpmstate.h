@@ -54,6 +54,7 @@ svtpm_err tpmstate_da_patch(uint8_t *blob, size_t len, const struct tpm_da *da);
 /* orderlyState (right after the DA fields): SU_DA_USED means a DA-protected
  * authorisation was attempted since the last orderly point. */
 #define TPMSTATE_SU_DA_USED 0xFFFEu
+#define TPMSTATE_SU_NONE    0xFFFFu   /* started, no orderly shutdown since */
 svtpm_err tpmstate_orderly(const uint8_t *blob, size_t len, uint16_t *orderly);
 
 /* What TPM2_Startup does after a non-orderly stop (libtpms DAStartup), for a

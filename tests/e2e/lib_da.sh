@@ -89,3 +89,30 @@ start_authority() {
   for _ in $(seq 50); do e2e_port_open "$TA_PORT" && break; sleep 0.1; done
   e2e_port_open "$TA_PORT" || fail "the time authority did not start: $(cat ta.log)"
 }
+
+# hostile_host_setup : for the tests whose host lies about time (libfaketime,
+# Debian's faketime package, preloaded into the vTPM; skipped without it and
+# in a sanitizer build, where libfaketime and the ASan runtime both interpose
+# the clock and deadlock at start): bound_setup, start_authority, and a
+# manifest m (policy strict) pinning that authority. Sets FT_LIB.
+hostile_host_setup() {
+  local syms
+  FT_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+  [ -r "$FT_LIB" ] || skip "libfaketime not installed (Debian package faketime)"
+  syms=$(nm -D "$(dirname "$VTPM_BIN")/svtpm-enclave" 2>/dev/null || true)
+  if [[ $syms == *" __asan_"* ]]; then
+    skip "a sanitizer build: libfaketime cannot be preloaded with the ASan runtime (the normal build runs this test)"
+  fi
+  bound_setup
+  start_authority
+  run_ok "bind with the time authority" "$TENANT" bind --key t.key --vtpm-id "$(st_new_uuid)" --image img \
+    --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --out m
+}
+# start_hostile ARGS... : the vTPM under the host's fake time ($WORK/ft);
+# libfaketime needs syscalls outside the enclave's allowlist, so the filter
+# is off (SVTPM_ENCLAVE_SECCOMP=off), as for the sanitizer runs.
+start_hostile() {
+  export LD_PRELOAD=$FT_LIB FAKETIME_TIMESTAMP_FILE=$WORK/ft FAKETIME_NO_CACHE=1 SVTPM_ENCLAVE_SECCOMP=off
+  vtpm_start "$@"
+  unset LD_PRELOAD FAKETIME_TIMESTAMP_FILE FAKETIME_NO_CACHE SVTPM_ENCLAVE_SECCOMP
+}

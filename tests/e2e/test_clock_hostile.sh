@@ -19,24 +19,8 @@
 . "$(dirname "$0")/lib_da.sh"
 st_require_svtpm
 e2e_require tpm2_readclock tpm2_dictionarylockout tpm2_hmac tpm2_getcap
-FT_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
-[ -r "$FT_LIB" ] || skip "libfaketime not installed (Debian package faketime)"
-# libfaketime and the ASan runtime both interpose the clock and deadlock at start
-syms=$(nm -D "$(dirname "$VTPM_BIN")/svtpm-enclave" 2>/dev/null || true)
-if [[ $syms == *" __asan_"* ]]; then
-  skip "a sanitizer build: libfaketime cannot be preloaded with the ASan runtime (the normal build runs this test)"
-fi
-bound_setup
-start_authority
-run_ok "bind with the time authority" "$TENANT" bind --key t.key --vtpm-id "$(st_new_uuid)" --image img \
-  --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --out m
+hostile_host_setup
 
-# start_hostile ARGS... : the vTPM under the host's fake time ($WORK/ft)
-start_hostile() {
-  export LD_PRELOAD=$FT_LIB FAKETIME_TIMESTAMP_FILE=$WORK/ft FAKETIME_NO_CACHE=1 SVTPM_ENCLAVE_SECCOMP=off
-  vtpm_start "$@"
-  unset LD_PRELOAD FAKETIME_TIMESTAMP_FILE FAKETIME_NO_CACHE SVTPM_ENCLAVE_SECCOMP
-}
 da_setup() {   # the DA key, recoveryTime 20 s, one wrong PIN
   setup_key
   run_ok "dictionarylockout parameters" tpm2_dictionarylockout -s -n 5 -t 20 -l 20

@@ -13,6 +13,8 @@
 #include "content.h"
 #include "rollback.h"
 #include "testplat.h"
+#include "tpmstate.h"
+#include "vectors.h"
 
 const uint8_t ID_A[16] = {
     0xa1, 0x1a, 0x22, 0x33, 0x44, 0x55, 0x46, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x01,
@@ -216,4 +218,15 @@ void replace_file(struct vt *v, uint32_t file, const uint8_t *b, size_t n)
         fh_put(&v->h, file, b, n);
     else
         fh_remove(&v->h, file);
+}
+
+void save_blob(struct vt *v, const char *name, uint64_t clock_ms)
+{
+    size_t n;
+    uint8_t *b = test_vector(name, &n);
+    assert_non_null(b);
+    assert_int_equal(tpmstate_clock_patch(b, n, clock_ms), SVTPM_OK);
+    assert_int_equal(store_save(&v->s, PERM, b, (uint32_t)n), SVTPM_OK);
+    fh_ecall_end(&v->h);
+    free(b);
 }

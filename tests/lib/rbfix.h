@@ -62,5 +62,8 @@ struct nrs_entry entry_of(struct vt *v);
 void assert_entry(struct vt *v, uint64_t version, uint64_t perm_seq, uint64_t vol_seq);
 struct seal_hdr written_hdr(struct vt *v, uint64_t idx);
 void replace_file(struct vt *v, uint32_t file, const uint8_t *b, size_t n);
+/* Saves the real libtpms permall vector `name` (vectors.h) as the next
+ * permall record, its TPM clock set to clock_ms. */
+void save_blob(struct vt *v, const char *name, uint64_t clock_ms);
 
 #endif

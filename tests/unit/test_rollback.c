@@ -732,19 +732,6 @@ static void test_blob_versions(void **state)
  * records its DA state in the entry; an authorised restore of an older
  * permall gets the recorded failedTries (if higher) and a disabled
  * lockoutAuth back before libtpms sees it; a current one is left alone. */
-/* Saves a real permall vector as the next permall record, its TPM clock
- * set to clock_ms. */
-static void save_blob(struct vt *v, const char *name, uint64_t clock_ms)
-{
-    size_t n;
-    uint8_t *b = test_vector(name, &n);
-    assert_non_null(b);
-    assert_int_equal(tpmstate_clock_patch(b, n, clock_ms), SVTPM_OK);
-    assert_int_equal(store_save(&v->s, PERM, b, (uint32_t)n), SVTPM_OK);
-    fh_ecall_end(&v->h);
-    free(b);
-}
-
 static void test_da_recorded_and_reapplied(void **state)
 {
     struct fx *f = *state;

@@ -49,6 +49,7 @@ for v in tests/unit/data/tpmstate_*.permall; do
 done
 python3 $gen/gen_ctrl.py $corpus/ctrl
 python3 $gen/gen_optval.py $corpus/optval
+python3 $gen/gen_tpmcmd.py $corpus/tpmcmd
 python3 $gen/gen_swtpm_blob.py "$sw" $corpus/swtpm_blob
 "$bin/gen_seeds" sealed $corpus/sealed
 "$bin/gen_seeds" sigstruct $corpus/sigstruct

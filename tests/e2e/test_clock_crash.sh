@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end: the TPM clock never goes back across a crash (issue 5).
+#
+# libtpms persists its clock only at TPM2_Shutdown and in ~70-minute steps,
+# so after kill -9 swtpm's TPM2_ReadClock resumes where that file left it:
+# seconds or minutes back. A bound svtpm keeps a lease ahead of the clock in
+# the counter store (moved on before a response could show a clock past it)
+# and resumes an uncleanly stopped state at the lease:
+#   - kill -9 after 2, 6 and 9 s of use: ReadClock after the restart is not
+#     below the last value read before the crash, and at most the lease span
+#     (5 s) above it plus the time the restart took;
+#   - an orderly stop and start: the clock resumes exactly (no lease jump);
+#   - TPM2_Clear resets the clock (as the spec says), and a crash after it
+#     resumes near the new clock, not at the lease held before the Clear;
+#   - Debian's swtpm, same sequence: the clock goes back after kill -9.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_state.sh"
+. "$(dirname "$0")/lib_da.sh"
+st_require_svtpm
+e2e_require tpm2_readclock tpm2_clear tpm2_getrandom
+bound_setup
+run_ok "bind" "$TENANT" bind --key t.key --vtpm-id "$(st_new_uuid)" --image img \
+  --enclave-sigstruct "$SIG" --policy strict --out m
+B=(--binding manifest=m --vm-image img)
+VTPM_STATE=$WORK/st
+vtpm_start "${B[@]}"
+
+use_for() {   # use_for SECONDS : commands (with their clock values) for that long; sets CLK to the last
+  local end=$(( $(date +%s%3N) + $1 * 1000 ))
+  while [ "$(date +%s%3N)" -lt "$end" ]; do
+    run_ok "getrandom" tpm2_getrandom 8 --hex
+    clock_ms
+    sleep 0.2
+  done
+}
+crash_and_check() {   # crash_and_check SECONDS
+  use_for "$1"; local before=$CLK
+  local t0; t0=$(date +%s%3N)
+  vtpm_kill9
+  vtpm_start "${B[@]}"
+  clock_ms
+  local took=$(( $(date +%s%3N) - t0 ))
+  note "kill -9 after ${1}s of use: clock $before -> $CLK ms (restart took $took ms)"
+  [ "$CLK" -ge "$before" ] || fail "the TPM clock went back across kill -9: $before -> $CLK ms"
+  [ "$CLK" -le $((before + 5000 + took + 500)) ] || \
+    fail "the TPM clock jumped $((CLK - before)) ms across kill -9 (lease span 5000 ms, restart $took ms)"
+}
+crash_and_check 2
+crash_and_check 6
+crash_and_check 9
+grep -q "unclean stop: the TPM clock resumes at its recorded lease" "$VTPM_LOG" || \
+  fail "the log does not report resuming at the lease"
+
+use_for 1; before=$CLK
+vtpm_restart "${B[@]}"
+clock_ms
+note "orderly stop and start: clock $before -> $CLK ms"
+[ "$CLK" -ge "$before" ] || fail "the TPM clock went back across an orderly restart: $before -> $CLK"
+[ "$CLK" -le $((before + 3000)) ] || fail "an orderly restart moved the clock on by $((CLK - before)) ms"
+
+use_for 1; before=$CLK
+run_ok "clear" tpm2_clear -c p
+clock_ms; cleared=$CLK
+note "TPM2_Clear: clock $before -> $cleared ms"
+[ "$cleared" -lt "$before" ] || fail "TPM2_Clear did not reset the clock ($before -> $cleared)"
+use_for 1; last=$CLK
+vtpm_kill9
+vtpm_start "${B[@]}"
+clock_ms
+note "kill -9 after the Clear: clock $last -> $CLK ms"
+[ "$CLK" -ge "$last" ] || fail "the TPM clock went back across kill -9 after TPM2_Clear: $last -> $CLK"
+[ "$CLK" -lt $((last + 5000 + 3000)) ] || fail "after TPM2_Clear the clock resumed at the old lease: $CLK ms"
+vtpm_stop || fail stop
+
+# --- swtpm, same crash ---------------------------------------------------------------
+if [ -x /usr/bin/swtpm ]; then
+  SAVE_BIN=$VTPM_BIN VTPM_BIN=/usr/bin/swtpm VTPM_STATE=$WORK/sw
+  vtpm_start
+  use_for 6; before=$CLK
+  vtpm_kill9
+  vtpm_start
+  clock_ms
+  note "swtpm: kill -9 after 6 s of use: clock $before -> $CLK ms (back by $((before - CLK)) ms)"
+  [ "$CLK" -lt "$before" ] || fail "swtpm: expected its clock to go back across kill -9"
+  vtpm_stop || true
+  VTPM_BIN=$SAVE_BIN
+fi
