@@ -27,11 +27,35 @@ static uint64_t elapsed_lb_ns(const struct tclock *c)
     return ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX : ms * NS_PER_MS;
 }
 
+/* The carried ceiling, base + low + lead in signed ns, clamped at 0: each
+ * term is kept below INT64_MAX / 4 in size, so the sum cannot overflow. */
+static uint64_t cap_ceiling(const struct tclock *c)
+{
+    const int64_t lim = INT64_MAX / 4;
+    int64_t base = c->cap_base_ns < -lim ? -lim : c->cap_base_ns > lim ? lim : c->cap_base_ns;
+    int64_t low = c->low_ms > (uint64_t)lim / NS_PER_MS ? lim : (int64_t)(c->low_ms * NS_PER_MS);
+    int64_t lead = c->cfg.max_lead_ns > (uint64_t)lim ? lim : (int64_t)c->cfg.max_lead_ns;
+    int64_t v = base + low + lead;
+    return v < 0 ? 0 : (uint64_t)v;
+}
+
 uint64_t tclock_ceiling(const struct tclock *c)
 {
     if (!c->anchored)
         return c->cfg.require_anchor ? c->now : UINT64_MAX;
-    return sat_add(sat_add(c->ref_now, elapsed_lb_ns(c)), c->cfg.max_lead_ns);
+    uint64_t own = sat_add(sat_add(c->ref_now, elapsed_lb_ns(c)), c->cfg.max_lead_ns);
+    if (c->capped) {
+        uint64_t cap = cap_ceiling(c);
+        if (cap < own)
+            own = cap;
+    }
+    return own;
+}
+
+void tclock_cap(struct tclock *c, int64_t base_ns)
+{
+    c->capped = true;
+    c->cap_base_ns = base_ns;
 }
 
 uint64_t tclock_now(struct tclock *c)
@@ -74,7 +98,9 @@ svtpm_err tclock_anchor(struct tclock *c, const uint8_t nonce[TCLOCK_NONCE_LEN],
     } else if (low > c->low_ms) {
         c->low_ms = low;   /* an authority that went back teaches nothing */
     }
-    uint64_t floor = sat_add(c->ref_now, elapsed_lb_ns(c));
+    uint64_t floor = sat_add(c->ref_now, elapsed_lb_ns(c)), ceiling = tclock_ceiling(c);
+    if (floor > ceiling)
+        floor = ceiling;   /* a carried ceiling holds the clock (tclock_cap) */
     if (floor > c->now) {
         c->pulled_ns = sat_add(c->pulled_ns, floor - c->now);
         c->now = floor;

@@ -51,6 +51,9 @@ struct tclock {
                                 nonce was at most this */
     uint64_t low_ms;         /* the largest token time minus its accuracy: real time
                                 now is at least this */
+    /* a ceiling carried from an earlier run (tclock_cap) */
+    bool capped;
+    int64_t cap_base_ns;
     /* the outstanding request */
     bool pending;
     uint8_t nonce[TCLOCK_NONCE_LEN];
@@ -68,6 +71,12 @@ void tclock_init(struct tclock *c, struct tclock_source src, const struct tclock
 uint64_t tclock_now(struct tclock *c);
 /* The highest value the clock may take now (UINT64_MAX with no authority). */
 uint64_t tclock_ceiling(const struct tclock *c);
+/* A second ceiling, from what an earlier run (another process) proved: once
+ * a token is in, the clock also never exceeds base_ns + low_ms (in ns) +
+ * max_lead, signed. Without it every restart would start a new reference
+ * and so a new max_lead of room; with it the room is the earlier run's.
+ * A token's pull-forward never goes past it either. Replaces an earlier cap. */
+void tclock_cap(struct tclock *c, int64_t base_ns);
 /* Starts a request for authenticated time with `nonce` (the caller's fresh
  * random bytes); a new request replaces an outstanding one. */
 void tclock_request(struct tclock *c, const uint8_t nonce[TCLOCK_NONCE_LEN]);

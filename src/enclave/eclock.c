@@ -79,6 +79,34 @@ void eclock_set_authority(struct ocall_ctx *oc, const uint8_t pub[32])
     setup(true, tclock_now(&g.c));   /* from here on, only authenticated time moves it */
 }
 
+#define NS_PER_MS 1000000
+
+bool eclock_offset(uint64_t tpm_ms, uint64_t at_ns, int64_t *offset_ms)
+{
+    ready();
+    if (!g.oc || !g.c.anchored || tpm_ms > (uint64_t)INT64_MAX / 4 || at_ns > (uint64_t)INT64_MAX / 4 ||
+        g.c.ref_ms > (uint64_t)INT64_MAX / 4)
+        return false;   /* (a TPM2_ClockSet near 2^64: no tie kept) */
+    /* the TPM clock at the reference nonce: tpm_ms minus the clock's progress since */
+    int64_t back_ms = ((int64_t)at_ns - (int64_t)g.c.ref_now) / NS_PER_MS;
+    *offset_ms = (int64_t)g.c.ref_ms - ((int64_t)tpm_ms - back_ms);
+    return true;
+}
+
+void eclock_carry(int64_t offset_ms, uint64_t tpm_ms)
+{
+    ready();
+    const int64_t lim = INT64_MAX / 4 / NS_PER_MS;
+    if (!g.oc || tpm_ms > (uint64_t)lim || offset_ms > lim || offset_ms < -lim ||
+        offset_ms + (int64_t)tpm_ms > lim || offset_ms + (int64_t)tpm_ms < -lim)
+        return;
+    /* TPM clock = tpm_ms + (clock - now) / 1e6 and it may read at most
+     * low - offset + lead, so the clock may read now - (offset + tpm_ms) * 1e6
+     * + low * 1e6 + lead */
+    int64_t now = (int64_t)tclock_now(&g.c);
+    tclock_cap(&g.c, now - (offset_ms + (int64_t)tpm_ms) * NS_PER_MS);
+}
+
 void eclock_detach(void)
 {
     g.oc = NULL;

@@ -29,6 +29,16 @@ void eclock_detach(void);
  * says, because a frozen or slowed source looks like an idle one. SVTPM_OK
  * at once without an authority (the clock is then the host's anyway). */
 svtpm_err eclock_refresh(void);
+/* The tie between the TPM clock and authenticated time, kept across restarts
+ * in the counter store (nrs.h clock_offset). *offset_ms: authority time
+ * minus TPM clock (ms) at this run's reference token, the TPM clock being
+ * tpm_ms when this clock read at_ns. False before the first token. */
+bool eclock_offset(uint64_t tpm_ms, uint64_t at_ns, int64_t *offset_ms);
+/* This power-on's TPM clock reads tpm_ms now: from here on, it never runs
+ * more than ECLOCK_MAX_LEAD_NS past (authenticated time - offset_ms), so a
+ * restart gives the host no new lead (tclock_cap). No effect without an
+ * authority. */
+void eclock_carry(int64_t offset_ms, uint64_t tpm_ms);
 /* The clock (monotonic ns) and the wall time derived from it. */
 uint64_t eclock_now_ns(void);
 uint64_t eclock_wall_ns(void);

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-_Static_assert(16 + 32 + 3 * 8 + 2 * SEAL_IV_LEN + 2 * 4 + 8 + 4 + NRS_RESERVED == NRS_ENTRY_LEN,
+_Static_assert(16 + 32 + 3 * 8 + 2 * SEAL_IV_LEN + 2 * 4 + 8 + 4 + 8 + NRS_RESERVED == NRS_ENTRY_LEN,
                "counter store entry layout");
 
 static void get_entry(const uint8_t *p, struct nrs_entry *e)
@@ -20,6 +20,7 @@ static void get_entry(const uint8_t *p, struct nrs_entry *e)
     e->da_flags = rd_be32(&r);
     e->clock_hwm = rd_be64(&r);
     e->bind_gen = rd_be32(&r);
+    e->clock_offset = (int64_t)rd_be64(&r);
 }
 
 static void put_entry(uint8_t *p, const struct nrs_entry *e)
@@ -36,6 +37,7 @@ static void put_entry(uint8_t *p, const struct nrs_entry *e)
     wr_be32(&w, e->da_flags);
     wr_be64(&w, e->clock_hwm);
     wr_be32(&w, e->bind_gen);
+    wr_be64(&w, (uint64_t)e->clock_offset);
     static const uint8_t zero[NRS_RESERVED];
     wr_bytes(&w, zero, NRS_RESERVED);
 }

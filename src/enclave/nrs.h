@@ -6,7 +6,7 @@
  *   magic "NRS2" | u32 count | count × entry (128 bytes), sorted by vtpm_id, unique:
  *   vtpm_id[16] | tenant[32] | u64 version | u64 permall_seq | u64 volatile_seq |
  *   permall_iv[12] | volatile_iv[12] | u32 failed_tries | u32 da_flags |
- *   u64 clock_hwm | u32 bind_gen | 12 zero bytes
+ *   u64 clock_hwm | u32 bind_gen | i64 clock_offset | 4 zero bytes
  *
  * version: the last state version written for the vTPM (either file);
  * permall_seq / volatile_seq: the version each file's current record carries
@@ -15,7 +15,9 @@
  * puts back cannot stand in for the acknowledged one of the same version.
  * The DA and clock fields are kept for the snapshot policy and the trusted
  * clock: clock_hwm is at least the clock of the last permall written and,
- * with NRS_CLOCK_LEASE, at least every TPM clock value a response showed. */
+ * with NRS_CLOCK_LEASE, at least every TPM clock value a response showed;
+ * clock_offset (NRS_CLOCK_OFFSET) carries the tie between the TPM clock and
+ * the time authority across restarts, so a restart gives no new lead. */
 #ifndef SVTPM_NRS_H
 #define SVTPM_NRS_H
 #include <stdint.h>
@@ -26,7 +28,7 @@
 
 #define NRS_MAGIC       "NRS2"
 #define NRS_ENTRY_LEN   128u
-#define NRS_RESERVED    12u
+#define NRS_RESERVED    4u
 #define NRS_MAX_ENTRIES ((SVTPM_STATE_PLAIN_MAX - 8u) / NRS_ENTRY_LEN)
 
 /* da_flags */
@@ -35,6 +37,7 @@
 #define NRS_CLOCK_KNOWN         0x4u   /* clock_hwm holds a TPM clock value */
 #define NRS_CLOCK_LEASE         0x8u   /* clock_hwm is a lease: no response showed a TPM
                                           clock above it (rollback_clock_lease) */
+#define NRS_CLOCK_OFFSET        0x10u  /* clock_offset is known (eclock.h) */
 
 struct nrs_entry {
     uint8_t vtpm_id[16];
@@ -44,6 +47,8 @@ struct nrs_entry {
     uint32_t failed_tries, da_flags;
     uint64_t clock_hwm;
     uint32_t bind_gen;
+    int64_t clock_offset;    /* authority time minus TPM clock, ms: the TPM clock never
+                                runs more than max_lead past (authenticated time - this) */
 };
 
 /* Checks the whole payload (magic, exact length, order, reserved zero). */

@@ -84,18 +84,18 @@ static svtpm_err fetch_own(struct store *s, struct counter_txn *t, struct nrs_en
 static void record_da(struct store *s, struct nrs_entry *e, const struct rb_rec *r)
 {
     struct tpm_da da;
-    uint32_t lease = e->da_flags & NRS_CLOCK_LEASE;
+    uint32_t lease = e->da_flags & NRS_CLOCK_LEASE, tie = e->da_flags & NRS_CLOCK_OFFSET;
     svtpm_err err = tpmstate_da_read(r->plain, r->len, &da);
     if (err) {
         if (e->da_flags & NRS_DA_KNOWN)
             elog(s->oc, LOG_WARN, "permall version %llu: its dictionary-attack state cannot be read "
                  "(%s): not recorded; an authorised restore will be refused",
                  (unsigned long long)r->seq, svtpm_strerror(err));
-        e->da_flags = lease ? lease | NRS_CLOCK_KNOWN : 0;
+        e->da_flags = (lease ? lease | NRS_CLOCK_KNOWN : 0) | tie;
         return;
     }
     e->failed_tries = da.failed_tries;
-    e->da_flags = NRS_DA_KNOWN | (da.lockout_auth_enabled ? 0 : NRS_DA_LOCKOUT_AUTH_OFF) | lease;
+    e->da_flags = NRS_DA_KNOWN | (da.lockout_auth_enabled ? 0 : NRS_DA_LOCKOUT_AUTH_OFF) | lease | tie;
     if (lease)
         e->da_flags |= NRS_CLOCK_KNOWN;
     /* The TPM clock of the state: a restore never takes it back (TPM2_Clear,
@@ -109,7 +109,7 @@ static void record_da(struct store *s, struct nrs_entry *e, const struct rb_rec 
     }
 }
 
-svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms)
+svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms, const int64_t *offset_ms)
 {
     if (!s->rb.active)
         return SVTPM_OK;
@@ -125,6 +125,10 @@ svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms)
     if (!err) {
         e.clock_hwm = lease_ms;
         e.da_flags |= NRS_CLOCK_KNOWN | NRS_CLOCK_LEASE;
+        if (offset_ms) {
+            e.clock_offset = *offset_ms;
+            e.da_flags |= NRS_CLOCK_OFFSET;
+        }
         err = put(s, &t, &e);
     }
     rb->counters->end(&t);

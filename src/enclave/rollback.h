@@ -86,7 +86,7 @@ uint64_t rollback_next_seq(const struct store *s, uint64_t file_seq);
  * unclean stop the clock resumes at the lease (rollback_clock_floor). A
  * lease may move down only after TPM2_Clear, which resets the clock.
  * SVTPM_OK without doing anything when not bound; a failed write wedges. */
-svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms);
+svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms, const int64_t *offset_ms);
 /* A permall about to be loaded (plain, in place): after an unclean stop
  * (orderlyState NONE or DA_USED), its clock is raised to the lease. */
 svtpm_err rollback_clock_floor(struct store *s, uint8_t *plain, uint32_t len);

@@ -82,6 +82,8 @@ static TPM_RESULT cb_loaddata(unsigned char **data, uint32_t *len, uint32_t tpm_
         return TPM_RETRY;
     if (!err && file == STATE_FILE_PERMALL)
         err = rollback_clock_floor(t->store, *data, *len);
+    if (!err && file == STATE_FILE_PERMALL)
+        t->start_clock_known = tpmstate_clock(*data, *len, &t->start_clock) == SVTPM_OK;
     if (!err && file == STATE_FILE_PERMALL && t->charge_pending)
         err = charge_resume(t, *data, *len);
     if (err) {
@@ -214,10 +216,9 @@ static void auto_shutdown(struct tpm *t)
 }
 
 /* The clock lease (rollback_clock_lease): ahead of the clock by LEASE_SPAN_MS
- * when written, moved on once the clock may be within LEASE_MARGIN_MS of it,
- * so an active vTPM writes it about every LEASE_SPAN_MS - LEASE_MARGIN_MS. */
+ * when written, moved on once the clock may have passed it, so an active
+ * vTPM writes it about every LEASE_SPAN_MS of TPM clock. */
 #define LEASE_SPAN_MS   5000u
-#define LEASE_MARGIN_MS 2500u
 #define TPM2_CC_CLEAR     0x126u
 #define TPM2_CC_CLOCK_SET 0x128u
 
@@ -237,9 +238,10 @@ static bool read_tpm_clock(uint64_t *clock_ms)
     return ok;
 }
 
-/* After a command, before its response is copied out: may the clock have come near
- * the lease? A cheap bound first (libtpms' clock runs at most 5/4 of the
- * enclave clock, rate adjustment included), the exact clock only near it. */
+/* After a command, before its response is copied out: may the clock have
+ * passed the lease? A cheap bound first (libtpms' clock runs at most 5/4 of
+ * the enclave clock, rate adjustment included), the exact clock only when
+ * the bound says it may have. */
 static void keep_clock_lease(struct tpm *t, uint32_t cc)
 {
     const struct rollback *rb = &t->store->rb;
@@ -247,18 +249,26 @@ static void keep_clock_lease(struct tpm *t, uint32_t cc)
         return;   /* a command after TPM2_Shutdown would undo its orderly state */
     bool leased = (rb->e.da_flags & NRS_CLOCK_LEASE) != 0;
     bool jumped = cc == TPM2_CC_CLEAR || cc == TPM2_CC_CLOCK_SET;
-    uint64_t at = eclock_now_ns() / 1000000u, clock = 0;
+    uint64_t at_ns = eclock_now_ns(), at = at_ns / 1000000u, clock = 0;
     if (leased && !jumped && t->clock_sampled &&
-        t->clock_ms + (at - t->clock_at_ms) * 5 / 4 + 1 + LEASE_MARGIN_MS < rb->e.clock_hwm)
+        t->clock_ms + (at - t->clock_at_ms) * 5 / 4 + 1 <= rb->e.clock_hwm)
         return;
     if (!read_tpm_clock(&clock))
         return;
     t->clock_sampled = true;
     t->clock_ms = clock;
     t->clock_at_ms = at;
-    if (leased && !jumped && clock + LEASE_MARGIN_MS < rb->e.clock_hwm)
+    if (leased && !jumped && clock <= rb->e.clock_hwm)
         return;
-    if (rollback_clock_lease(t->store, clock + LEASE_SPAN_MS) != SVTPM_OK)
+    /* The tie to the authority: the tightest seen, unless the clock was
+     * legitimately moved (Clear, ClockSet), which re-ties it. */
+    int64_t offset;
+    bool tied = eclock_offset(clock, at_ns, &offset);
+    if (tied && jumped)
+        eclock_carry(offset, clock);
+    else if (tied && (rb->e.da_flags & NRS_CLOCK_OFFSET) && rb->e.clock_offset > offset)
+        offset = rb->e.clock_offset;
+    if (rollback_clock_lease(t->store, clock + LEASE_SPAN_MS, tied ? &offset : NULL) != SVTPM_OK)
         elog(t->oc, LOG_ERR, "TPM clock %llu ms: its lease could not be recorded; after an unclean "
              "stop the clock may resume behind it", (unsigned long long)clock);
 }
@@ -303,6 +313,12 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
         return rc;
     }
     t->running = true;
+    /* The TPM clock starts at the loaded state's: tie it to the time
+     * authority as the last run left it, so this run gets no new lead. */
+    const struct rollback *rb = &t->store->rb;
+    if (t->start_clock_known && rb->active && rb->have_entry && (rb->e.da_flags & NRS_CLOCK_OFFSET))
+        eclock_carry(rb->e.clock_offset, t->start_clock);
+    t->start_clock_known = false;
     if (flags & PTM_INIT_FLAG_DELETE_VOLATILE) {
         if (store_delete(t->store, STATE_FILE_VOLATILE) != SVTPM_OK)
             elog(t->oc, LOG_WARN, "could not delete the volatile state");
@@ -479,6 +495,8 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
         err = rollback_reapply(t->store, plain, plen);
     if (!err && type == PTM_BLOB_TYPE_PERMANENT)
         err = rollback_clock_floor(t->store, plain, plen);
+    if (!err && type == PTM_BLOB_TYPE_PERMANENT)
+        t->start_clock_known = tpmstate_clock(plain, plen, &t->start_clock) == SVTPM_OK;
     if (err) {
         elog(t->oc, LOG_ERR, "incoming %s state blob refused: %s",
              type == PTM_BLOB_TYPE_PERMANENT ? "permanent" : "volatile", svtpm_strerror(err));

@@ -37,6 +37,8 @@ struct tpm {
      * clock_at_ms, from which an upper bound of the clock now follows. */
     bool clock_sampled;
     uint64_t clock_ms, clock_at_ms;
+    bool start_clock_known;     /* the permanent state's clock as this power-on loads it */
+    uint64_t start_clock;
 };
 
 svtpm_err tpm_init(struct tpm *t, struct store *s, struct ocall_ctx *oc);

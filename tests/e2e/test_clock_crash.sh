@@ -12,6 +12,10 @@
 #   - an orderly stop and start: the clock resumes exactly (no lease jump);
 #   - TPM2_Clear resets the clock (as the spec says), and a crash after it
 #     resumes near the new clock, not at the lease held before the Clear;
+#   - with a time authority pinned, six kill -9 / restart cycles in a row
+#     move the clock by at most real time + the lease span + max_lead (the
+#     counter store carries the clock's tie to the authority; without it
+#     each restart would gain up to 5 s);
 #   - Debian's swtpm, same sequence: the clock goes back after kill -9.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_state.sh"
@@ -70,6 +74,33 @@ clock_ms
 note "kill -9 after the Clear: clock $last -> $CLK ms"
 [ "$CLK" -ge "$last" ] || fail "the TPM clock went back across kill -9 after TPM2_Clear: $last -> $CLK"
 [ "$CLK" -lt $((last + 5000 + 3000)) ] || fail "after TPM2_Clear the clock resumed at the old lease: $CLK ms"
+vtpm_stop || fail stop
+
+# --- with a time authority: crash loops do not rush the clock -----------------------------
+# Each restart resumes at the lease (up to 5 s ahead), so a host that kills
+# the vTPM after every few commands would gain up to 5 s per restart. With an
+# authority pinned, the counter store also keeps the clock's tie to
+# authenticated time and every run is held to it: over 6 crash-restarts the
+# TPM clock may run ahead of real time by the lease span plus max_lead, not
+# by 5 s per restart.
+start_authority
+run_ok "bind with the time authority" "$TENANT" bind --key t.key --vtpm-id "$(st_new_uuid)" --image img \
+  --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --out mt
+T=(--binding manifest=mt --vm-image img --time-authority "tcp=127.0.0.1:$TA_PORT")
+VTPM_STATE=$WORK/sta
+vtpm_start "${T[@]}"
+use_for 1; c0=$CLK; r0=$(date +%s%3N); last=$CLK
+for i in 1 2 3 4 5 6; do
+  vtpm_kill9
+  vtpm_start "${T[@]}"
+  clock_ms
+  [ "$CLK" -ge "$last" ] || fail "restart $i: the TPM clock went back: $last -> $CLK"
+  use_for 1; last=$CLK
+done
+r1=$(date +%s%3N)
+note "6 crash-restarts with a time authority: TPM clock +$((last - c0)) ms in $((r1 - r0)) ms of real time"
+[ $((last - c0)) -le $((r1 - r0 + 5000 + 5000 + 1000)) ] || \
+  fail "crash loops rushed the TPM clock: +$((last - c0)) ms in $((r1 - r0)) ms (allowed: lease 5 s + lead 5 s)"
 vtpm_stop || fail stop
 
 # --- swtpm, same crash ---------------------------------------------------------------

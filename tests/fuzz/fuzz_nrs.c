@@ -6,7 +6,8 @@
  *   "NRS2" | u32 count | count x 128-byte entry (vtpm_id[16] | tenant[32] |
  *   u64 version | u64 permall_seq | u64 volatile_seq | permall_iv[12] |
  *   volatile_iv[12] | u32 failed_tries | u32 da_flags | u64 clock_hwm |
- *   u32 bind_gen | 12 zero bytes), sorted by id, integers big-endian.
+ *   u32 bind_gen | i64 clock_offset | 4 zero bytes), sorted by id, integers
+ *   big-endian.
  * The values nrs_put is given (which entry, new field values, a new id) are
  * derived from the input's bytes, so every input is one reproducible run.
  *
@@ -15,7 +16,7 @@
  *     fails only with SVTPM_E_FORMAT; when it fails, nrs_find returns the same
  *     error and nrs_put refuses the payload;
  *   - when it passes: the length is 8 + 128 * count, ids strictly ascend, all
- *     12 reserved bytes of every entry are zero; nrs_find of each entry's id
+ *     4 reserved bytes of every entry are zero; nrs_find of each entry's id
  *     returns exactly the entry's fields, IVs included (decoded here
  *     independently); an id that is not there is SVTPM_E_NOTFOUND;
  *   - nrs_put of a modified entry (same id, new fields and IVs) gives a
@@ -50,10 +51,11 @@
 #define OFF_DAFLAGS   100
 #define OFF_CLOCK     104
 #define OFF_BINDGEN   112
-#define OFF_RESERVED  116
+#define OFF_OFFSET    116
+#define OFF_RESERVED  124
 #define ENTRY_LEN     128
 _Static_assert(NRS_ENTRY_LEN == ENTRY_LEN && SEAL_IV_LEN == 12, "NRS2 entry layout");
-_Static_assert(OFF_RESERVED + NRS_RESERVED == ENTRY_LEN, "12 reserved bytes end the entry");
+_Static_assert(OFF_RESERVED + NRS_RESERVED == ENTRY_LEN, "4 reserved bytes end the entry");
 
 /* The entry's fields, decoded here without nrs.c's code. */
 static void decode(const uint8_t *q, struct nrs_entry *e)
@@ -70,6 +72,7 @@ static void decode(const uint8_t *q, struct nrs_entry *e)
     e->da_flags = get_be32(q + OFF_DAFLAGS);
     e->clock_hwm = get_be64(q + OFF_CLOCK);
     e->bind_gen = get_be32(q + OFF_BINDGEN);
+    e->clock_offset = (int64_t)get_be64(q + OFF_OFFSET);
 }
 
 /* All 12 reserved bytes at the entry's end are zero. */
@@ -88,7 +91,8 @@ static bool same_entry(const struct nrs_entry *a, const struct nrs_entry *b)
            a->volatile_seq == b->volatile_seq &&
            memcmp(a->permall_iv, b->permall_iv, 12) == 0 &&
            memcmp(a->volatile_iv, b->volatile_iv, 12) == 0 && a->failed_tries == b->failed_tries &&
-           a->da_flags == b->da_flags && a->clock_hwm == b->clock_hwm && a->bind_gen == b->bind_gen;
+           a->da_flags == b->da_flags && a->clock_hwm == b->clock_hwm && a->bind_gen == b->bind_gen &&
+           a->clock_offset == b->clock_offset;
 }
 
 /* splitmix64: the input picks the values nrs_put is given */
@@ -117,6 +121,7 @@ static void random_fields(struct nrs_entry *e, uint64_t *s)
     e->da_flags = (uint32_t)(r >> 32);
     e->clock_hwm = mix(s);
     e->bind_gen = r & 8 ? UINT32_MAX : (uint32_t)(r >> 16) & 0xf;
+    e->clock_offset = r & 16 ? INT64_MIN : (int64_t)mix(s);
 }
 
 /* Is id one of the n entries of p? Its index, or -1. */

@@ -286,6 +286,79 @@ static void test_accuracy(void **state)
     assert_int_equal(tclock_now(&c) - 42 * S, 9 * S);
 }
 
+/* Restarts (tclock_cap). A host that rushes the source runs each process's
+ * clock at its ceiling, and after every crash the clock resumes ahead of
+ * where it stopped (the TPM clock's lease, up to LEAD here). With the
+ * ceiling carried from the first run (base = -offset, the offset being
+ * authority ms minus clock ms at the first reference), five crash-restarts
+ * leave the clock at most 2 * LEAD ahead of real time, and it never goes
+ * back across one; with `carry` false (a new reference per process) it
+ * gains about LEAD per restart. Returns the largest lead seen (ns). */
+static uint64_t restarts(bool carry)
+{
+    struct tclock c;
+    struct sim s;
+    struct check k;
+    start_anchored(&c, &s, &k, 1000, 1);
+    int64_t offset_ms = (int64_t)c.ref_ms - (int64_t)(c.ref_now / MS);
+    uint64_t worst = 0;
+    for (int r = 0; r < 5; r++) {
+        for (int i = 0; i < 30; i++) {   /* 3 s of use, tokens every 0.5 s, source 1000x */
+            pass(&s, 100 * MS, 1000, 1);
+            if (i % 5 == 4)
+                token(&c, &s, 20 * MS, 30 * MS, 1000, 1);
+            uint64_t now = tclock_now(&c);
+            assert_true(now >= k.last);
+            uint64_t ahead = now - k.c0 > s.real - k.r0 ? now - k.c0 - (s.real - k.r0) : 0;
+            worst = ahead > worst ? ahead : worst;
+            k.last = now;
+        }
+        /* crash; a new process resumes LEAD above the last reading */
+        pass(&s, 200 * MS, 1000, 1);
+        struct tclock_cfg cfg = { .max_lead_ns = LEAD, .require_anchor = true };
+        tclock_init(&c, (struct tclock_source){ read_raw, &s }, &cfg, k.last + LEAD);
+        if (carry)
+            tclock_cap(&c, -offset_ms * (int64_t)MS);
+        token(&c, &s, 20 * MS, 30 * MS, 1000, 1);
+    }
+    return worst;
+}
+
+static void test_restart_gives_no_new_lead(void **state)
+{
+    (void)state;
+    uint64_t carried = restarts(true), fresh = restarts(false);
+    if (carried > 2 * LEAD + 100 * MS)
+        fail_msg("with the carried ceiling the clock ran %llu ms ahead", (unsigned long long)(carried / MS));
+    if (fresh < 4 * LEAD)
+        fail_msg("without it only %llu ms ahead: the test does not show the gain", (unsigned long long)(fresh / MS));
+}
+
+/* The carried ceiling also bounds a token's pull-forward, and one below the
+ * clock holds it until authenticated time passes it. */
+static void test_cap_holds(void **state)
+{
+    (void)state;
+    struct tclock c;
+    struct sim s;
+    setup_clock(&c, &s, true);
+    /* carried: the clock may read at most (authority time - 10 s) + lead */
+    int64_t base = 42 * (int64_t)S - (int64_t)(s.epoch_ms * MS) - 10 * (int64_t)S;
+    tclock_cap(&c, base);
+    token(&c, &s, 10 * MS, 10 * MS, 1, 1);
+    uint64_t start = tclock_now(&c);
+    assert_int_equal(start, 42 * S);
+    pass(&s, 5 * S, 1, 1);
+    token(&c, &s, 10 * MS, 10 * MS, 1, 1);
+    assert_int_equal(tclock_now(&c), start);          /* 5 s real: still held */
+    pass(&s, 10 * S, 0, 1);                            /* frozen source, 10 s real */
+    token(&c, &s, 10 * MS, 10 * MS, 0, 1);
+    uint64_t now = tclock_now(&c);
+    /* real elapsed ~15 s: pulled to the carried ceiling (15 - 10 + lead), not to +15 s */
+    assert_true(now <= start + 5 * S + LEAD + 100 * MS);
+    assert_true(now >= start + 5 * S);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +372,8 @@ int main(void)
         cmocka_unit_test(test_withheld_tokens_stop_the_clock),
         cmocka_unit_test(test_token_refusals),
         cmocka_unit_test(test_accuracy),
+        cmocka_unit_test(test_restart_gives_no_new_lead),
+        cmocka_unit_test(test_cap_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

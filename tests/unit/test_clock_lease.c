@@ -1,7 +1,8 @@
 /* The TPM clock lease (src/enclave/rollback.h: rollback_clock_lease,
  * rollback_clock_floor) against the in-memory fake host with a counter
  * store (fixture: tests/lib/rbfix.h) and real libtpms permall vectors:
- *   - a lease is recorded in the vTPM's entry without touching its versions;
+ *   - a lease is recorded in the vTPM's entry without touching its versions,
+ *     with the clock's tie to the time authority when given;
  *     later permall writes keep it (the entry holds the higher of the lease
  *     and the state's clock); TPM2_Clear's lower lease replaces it;
  *   - a state that was not shut down in order resumes at the lease, an
@@ -28,7 +29,7 @@
 
 static svtpm_err lease(struct vt *v, uint64_t ms)
 {
-    svtpm_err err = rollback_clock_lease(&v->s, ms);
+    svtpm_err err = rollback_clock_lease(&v->s, ms, NULL);
     fh_ecall_end(&v->h);
     return err;
 }
@@ -70,6 +71,15 @@ static void test_lease_recorded(void **state)
     assert_true(e.da_flags & NRS_CLOCK_LEASE);
     save_blob(v, "tpmstate_failed2.permall", 20000);
     assert_int_equal(entry_of(v).clock_hwm, 20000);
+    /* the tie to the time authority rides along; a lease without one keeps it */
+    int64_t off = -1234567;
+    assert_int_equal(rollback_clock_lease(&v->s, 25000, &off), SVTPM_OK);
+    fh_ecall_end(&v->h);
+    e = entry_of(v);
+    assert_true(e.da_flags & NRS_CLOCK_OFFSET);
+    assert_int_equal(e.clock_offset, -1234567);
+    assert_int_equal(lease(v, 26000), SVTPM_OK);
+    assert_int_equal(entry_of(v).clock_offset, -1234567);
     /* TPM2_Clear resets the clock: its lease comes down */
     assert_int_equal(lease(v, 3000), SVTPM_OK);
     assert_int_equal(entry_of(v).clock_hwm, 3000);
@@ -77,8 +87,9 @@ static void test_lease_recorded(void **state)
     g_buf = f->buf;
     assert_int_equal(save_v(v, PERM, 300, 5), SVTPM_OK);
     e = entry_of(v);
-    assert_int_equal(e.da_flags, NRS_CLOCK_KNOWN | NRS_CLOCK_LEASE);
+    assert_int_equal(e.da_flags, NRS_CLOCK_KNOWN | NRS_CLOCK_LEASE | NRS_CLOCK_OFFSET);
     assert_int_equal(e.clock_hwm, 3000);
+    assert_int_equal(e.clock_offset, -1234567);
 }
 
 static void test_floor_after_unclean_stop(void **state)
@@ -112,7 +123,7 @@ static void test_floor_after_unclean_stop(void **state)
     /* unbound: nothing */
     v->s.rb.active = false;
     assert_int_equal(floor_of(v, "tpmstate_params.permall", 5000, SVTPM_OK), 5000);
-    assert_int_equal(rollback_clock_lease(&v->s, 99000), SVTPM_OK);
+    assert_int_equal(rollback_clock_lease(&v->s, 99000, NULL), SVTPM_OK);
     v->s.rb.active = true;
     assert_int_equal(entry_of(v).clock_hwm, 12000);
 }
@@ -150,7 +161,7 @@ static void test_lease_failures(void **state)
     free(out);
     save_blob(v, "tpmstate_params.permall", 6000);
     fh_log_clear(&v->h);
-    assert_int_equal(rollback_clock_lease(&s2, 30000), SVTPM_E_ROLLBACK);
+    assert_int_equal(rollback_clock_lease(&s2, 30000, NULL), SVTPM_E_ROLLBACK);
     fh_ecall_end(&v->h);
     assert_true(fh_log_has(&v->h, "attack=counter-store-changed"));
     assert_int_equal(entry_of(v).clock_hwm, 6000);
