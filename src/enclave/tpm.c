@@ -4,6 +4,7 @@
 #include "eclock.h"
 #include "seal.h"
 #include "sealfmt.h"
+#include "tpmclock.h"
 #include "tpmcmd.h"
 #include "tpmstate.h"
 
@@ -17,7 +18,6 @@
 #define PTM_BLOB_TYPE_PERMANENT 1u
 #define PTM_BLOB_TYPE_VOLATILE 2u
 #define PTM_BLOB_TYPE_SAVESTATE 3u
-#define TPM2_CC_SHUTDOWN 0x145u
 #define TPM2_RC_INITIALIZE 0x100u
 
 /* libtpms' callbacks take no context pointer and libtpms holds one TPM per
@@ -81,9 +81,7 @@ static TPM_RESULT cb_loaddata(unsigned char **data, uint32_t *len, uint32_t tpm_
     if (err == SVTPM_E_NOTFOUND)
         return TPM_RETRY;
     if (!err && file == STATE_FILE_PERMALL)
-        err = rollback_clock_floor(t->store, *data, *len);
-    if (!err && file == STATE_FILE_PERMALL)
-        t->start_clock_known = tpmstate_clock(*data, *len, &t->start_clock) == SVTPM_OK;
+        err = tpmclock_loading(t, *data, *len);
     if (!err && file == STATE_FILE_PERMALL && t->charge_pending)
         err = charge_resume(t, *data, *len);
     if (err) {
@@ -133,9 +131,17 @@ static TPM_RESULT cb_storedata(const unsigned char *data, uint32_t len, uint32_t
     if (tpm_number != 0 || !file)
         return TPM_FAIL;
     drop_cache(the_tpm);
+    uint8_t *copy = NULL;
+    svtpm_err err = file == STATE_FILE_PERMALL ? tpmclock_storing(the_tpm, data, len, &copy) : SVTPM_OK;
     /* A failure here puts libtpms into failure mode: the command is not
      * acknowledged as durable, which is the promise we keep. */
-    return store_save(the_tpm->store, file, data, len) == SVTPM_OK ? TPM_SUCCESS : TPM_FAIL;
+    if (!err)
+        err = store_save(the_tpm->store, file, copy ? copy : data, len);
+    if (copy) {
+        secure_wipe(copy, len);
+        free(copy);
+    }
+    return err == SVTPM_OK ? TPM_SUCCESS : TPM_FAIL;
 }
 
 static TPM_RESULT cb_deletename(uint32_t tpm_number, const char *name, TPM_BOOL must_exist)
@@ -215,64 +221,6 @@ static void auto_shutdown(struct tpm *t)
     }
 }
 
-/* The clock lease (rollback_clock_lease): ahead of the clock by LEASE_SPAN_MS
- * when written, moved on once the clock may have passed it, so an active
- * vTPM writes it about every LEASE_SPAN_MS of TPM clock. */
-#define LEASE_SPAN_MS   5000u
-#define TPM2_CC_CLEAR     0x126u
-#define TPM2_CC_CLOCK_SET 0x128u
-
-/* TPM2_ReadClock straight into libtpms (not raw_process: no command of the
- * guest's, so last_ordinal and handed_off stay as they are), into a buffer
- * of its own: the guest's response waits in t->rbuf. */
-static bool read_tpm_clock(uint64_t *clock_ms)
-{
-    uint8_t cmd[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x81 };
-    unsigned char *r = NULL;
-    uint32_t rlen = 0, rsize = 0;
-    bool ok = TPMLIB_Process(&r, &rlen, &rsize, cmd, sizeof cmd) == TPM_SUCCESS && rlen >= 26 &&
-              get_be32(r + 6) == 0;   /* else not started: no clock shown yet */
-    if (ok)
-        *clock_ms = get_be64(r + 18);   /* header, time, then clockInfo.clock */
-    free(r);
-    return ok;
-}
-
-/* After a command, before its response is copied out: may the clock have
- * passed the lease? A cheap bound first (libtpms' clock runs at most 5/4 of
- * the enclave clock, rate adjustment included), the exact clock only when
- * the bound says it may have. */
-static void keep_clock_lease(struct tpm *t, uint32_t cc)
-{
-    const struct rollback *rb = &t->store->rb;
-    if (!rb->active || !rb->have_entry || cc == TPM2_CC_SHUTDOWN || t->last_ordinal == TPM2_CC_SHUTDOWN)
-        return;   /* a command after TPM2_Shutdown would undo its orderly state */
-    bool leased = (rb->e.da_flags & NRS_CLOCK_LEASE) != 0;
-    bool jumped = cc == TPM2_CC_CLEAR || cc == TPM2_CC_CLOCK_SET;
-    uint64_t at_ns = eclock_now_ns(), at = at_ns / 1000000u, clock = 0;
-    if (leased && !jumped && t->clock_sampled &&
-        t->clock_ms + (at - t->clock_at_ms) * 5 / 4 + 1 <= rb->e.clock_hwm)
-        return;
-    if (!read_tpm_clock(&clock))
-        return;
-    t->clock_sampled = true;
-    t->clock_ms = clock;
-    t->clock_at_ms = at;
-    if (leased && !jumped && clock <= rb->e.clock_hwm)
-        return;
-    /* The tie to the authority: the tightest seen, unless the clock was
-     * legitimately moved (Clear, ClockSet), which re-ties it. */
-    int64_t offset;
-    bool tied = eclock_offset(clock, at_ns, &offset);
-    if (tied && jumped)
-        eclock_carry(offset, clock);
-    else if (tied && (rb->e.da_flags & NRS_CLOCK_OFFSET) && rb->e.clock_offset > offset)
-        offset = rb->e.clock_offset;
-    if (rollback_clock_lease(t->store, clock + LEASE_SPAN_MS, tied ? &offset : NULL) != SVTPM_OK)
-        elog(t->oc, LOG_ERR, "TPM clock %llu ms: its lease could not be recorded; after an unclean "
-             "stop the clock may resume behind it", (unsigned long long)clock);
-}
-
 /* libtpms resumes from the volatilestate file when there is one. */
 static bool volatile_present(struct tpm *t)
 {
@@ -300,7 +248,6 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
     t->perm_emptied = false;
     t->last_ordinal = 0;
     t->handed_off = false;
-    t->clock_sampled = false;
     t->charge_pending = !t->vol_blob_set && t->store->rb.active && t->store->rb.charge_resume &&
                         volatile_present(t);
     TPM_RESULT rc = TPMLIB_MainInit();
@@ -313,12 +260,7 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
         return rc;
     }
     t->running = true;
-    /* The TPM clock starts at the loaded state's: tie it to the time
-     * authority as the last run left it, so this run gets no new lead. */
-    const struct rollback *rb = &t->store->rb;
-    if (t->start_clock_known && rb->active && rb->have_entry && (rb->e.da_flags & NRS_CLOCK_OFFSET))
-        eclock_carry(rb->e.clock_offset, t->start_clock);
-    t->start_clock_known = false;
+    tpmclock_powered(t);
     if (flags & PTM_INIT_FLAG_DELETE_VOLATILE) {
         if (store_delete(t->store, STATE_FILE_VOLATILE) != SVTPM_OK)
             elog(t->oc, LOG_WARN, "could not delete the volatile state");
@@ -361,7 +303,7 @@ svtpm_err tpm_process(struct tpm *t, uint8_t locality, const uint8_t *cmd, uint3
         return SVTPM_OK;
     }
     /* before the response is copied out: the lease's OCALLs use the shared area */
-    keep_clock_lease(t, get_be32(cmd + 6));
+    tpmclock_after(t, get_be32(cmd + 6));
     memcpy(out, t->rbuf, rlen);
     *out_len = rlen;
     return SVTPM_OK;
@@ -494,9 +436,7 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
     if (!err && type == PTM_BLOB_TYPE_PERMANENT)
         err = rollback_reapply(t->store, plain, plen);
     if (!err && type == PTM_BLOB_TYPE_PERMANENT)
-        err = rollback_clock_floor(t->store, plain, plen);
-    if (!err && type == PTM_BLOB_TYPE_PERMANENT)
-        t->start_clock_known = tpmstate_clock(plain, plen, &t->start_clock) == SVTPM_OK;
+        err = tpmclock_loading(t, plain, plen);
     if (err) {
         elog(t->oc, LOG_ERR, "incoming %s state blob refused: %s",
              type == PTM_BLOB_TYPE_PERMANENT ? "permanent" : "volatile", svtpm_strerror(err));

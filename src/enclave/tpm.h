@@ -33,13 +33,16 @@ struct tpm {
     bool vol_blob_set;          /* a volatile blob was set: it, not the file, resumes */
     uint8_t *mig_perm;          /* the permanent blob set, kept to charge before the volatile one */
     uint32_t mig_perm_len;
-    /* The clock lease (rollback.h): the TPM clock read at enclave clock
+    /* The clock lease (tpmclock.h): the TPM clock read at enclave clock
      * clock_at_ms, from which an upper bound of the clock now follows. */
     bool clock_sampled;
     uint64_t clock_ms, clock_at_ms;
     bool start_clock_known;     /* the permanent state's clock as this power-on loads it */
     uint64_t start_clock;
+    uint64_t lease_ms;          /* unbound: the lease the permanent state carries */
 };
+
+#define TPM2_CC_SHUTDOWN 0x145u
 
 svtpm_err tpm_init(struct tpm *t, struct store *s, struct ocall_ctx *oc);
 void tpm_fini(struct tpm *t);

@@ -10,6 +10,8 @@
 #     below the last value read before the crash, and at most the lease span
 #     (5 s) above it plus the time the restart took;
 #   - an orderly stop and start: the clock resumes exactly (no lease jump);
+#   - an unbound vTPM (no counter store) keeps its lease in its permanent
+#     state: kill -9 after 2 and 7 s of use does not take the clock back;
 #   - TPM2_Clear resets the clock (as the spec says), and a crash after it
 #     resumes near the new clock, not at the lease held before the Clear;
 #   - with a time authority pinned, six kill -9 / restart cycles in a row
@@ -74,6 +76,22 @@ clock_ms
 note "kill -9 after the Clear: clock $last -> $CLK ms"
 [ "$CLK" -ge "$last" ] || fail "the TPM clock went back across kill -9 after TPM2_Clear: $last -> $CLK"
 [ "$CLK" -lt $((last + 5000 + 3000)) ] || fail "after TPM2_Clear the clock resumed at the old lease: $CLK ms"
+vtpm_stop || fail stop
+
+# --- unbound: the lease rides in the permanent state ------------------------------------
+VTPM_STATE=$WORK/stu
+vtpm_start
+crash_and_check_plain() {   # as crash_and_check, for the unbound vTPM
+  use_for "$1"; local before=$CLK
+  vtpm_kill9
+  vtpm_start
+  clock_ms
+  note "unbound: kill -9 after ${1}s of use: clock $before -> $CLK ms"
+  [ "$CLK" -ge "$before" ] || fail "unbound: the TPM clock went back across kill -9: $before -> $CLK ms"
+  [ "$CLK" -le $((before + 5000 + 1000)) ] || fail "unbound: the TPM clock jumped $((CLK - before)) ms"
+}
+crash_and_check_plain 2
+crash_and_check_plain 7
 vtpm_stop || fail stop
 
 # --- with a time authority: crash loops do not rush the clock -----------------------------
