@@ -37,6 +37,16 @@
 #   BENCH_BOUND=1        run svtpm bound (issue 4): a tenant manifest (policy strict,
 #                        one 1 MiB image, measured at start), a counter store in the
 #                        scratch dir, so every state update also writes the store
+#   BENCH_TIME_AUTHORITY=1  (implies BENCH_BOUND=1; issue 5) the manifest also pins a
+#                        time authority: a new key, `svtpm-timeauth serve` on a free
+#                        127.0.0.1 port for the whole run (pinned with the servers,
+#                        stopped at exit), svtpm started with --time-authority
+#                        tcp=127.0.0.1:PORT.  Every time-sensitive command (PolicySigned,
+#                        PolicySecret, PolicyTicket, PolicyCounterTimer, any command with
+#                        a policy session) then fetches a fresh signed token first
+#                        (loopback TCP + Ed25519 sign + verify): the PolicyCounterTimer
+#                        and PolicyUnseal rows measure that, the other rows should not
+#                        change.  E.g. BENCH_TIME_AUTHORITY=1 BENCH_OPS=PolicyCounterTimer,GetRandom
 #   BENCH_TARGET_CMD=1.05 BENCH_TARGET_NV=1.00 BENCH_TARGET_LAUNCH= BENCH_TARGET_MEM=
 #                        ratio targets (empty = report only)
 #
@@ -103,6 +113,18 @@ TMP=$(mktemp -d "$TMPBASE/run.XXXXXX")
 chmod 700 "$TMP"
 export SVTPM_PLATFORM_KEY=$TMP/platform.key   # svtpm needs it; swtpm ignores it
 BOUND_ARGS=""
+TIME_AUTH=${BENCH_TIME_AUTHORITY:-0}
+[ "$TIME_AUTH" != 1 ] || export BENCH_BOUND=1   # also for the extension scripts
+TA_ARGS=()   # extra arguments of `svtpm-tenant bind`
+if [ "$TIME_AUTH" = 1 ]; then
+  TIMEAUTH=$(dirname "$SVTPM_BIN")/svtpm-timeauth
+  [ -x "$TIMEAUTH" ] || { echo "bench: $TIMEAUTH not found (make all)" >&2; exit 2; }
+  mkdir -p "$TMP/ta"
+  "$TIMEAUTH" keygen --out "$TMP/ta/ta.pem" >/dev/null &&
+  "$TIMEAUTH" pubkey --key "$TMP/ta/ta.pem" --out "$TMP/ta/ta.pub" >/dev/null ||
+    { echo "bench: cannot make a time authority key" >&2; exit 2; }
+  TA_ARGS=(--time-authority "$TMP/ta/ta.pub")
+fi
 if [ "${BENCH_BOUND:-0}" = 1 ]; then
   TENANT=$(dirname "$SVTPM_BIN")/svtpm-tenant
   mkdir -p "$TMP/bound/counters"
@@ -110,7 +132,7 @@ if [ "${BENCH_BOUND:-0}" = 1 ]; then
   "$TENANT" keygen --out "$TMP/bound/t.key" >/dev/null &&
   "$TENANT" bind --key "$TMP/bound/t.key" --vtpm-id "$(cat /proc/sys/kernel/random/uuid)" \
     --image "$TMP/bound/image" --enclave-sigstruct "$(dirname "$SVTPM_BIN")/svtpm-enclave.sig" \
-    --policy strict --out "$TMP/bound/m" >/dev/null || { echo "bench: cannot make a binding" >&2; exit 2; }
+    --policy strict "${TA_ARGS[@]}" --out "$TMP/bound/m" >/dev/null || { echo "bench: cannot make a binding" >&2; exit 2; }
   BOUND_ARGS="--binding manifest=$TMP/bound/m --vm-image $TMP/bound/image --counters dir=$TMP/bound/counters"
 fi
 
@@ -134,11 +156,13 @@ NAMES=(swtpm svtpm)
 declare -A BIN=([swtpm]=$SWTPM_BIN [svtpm]=$SVTPM_BIN)
 declare -A PID PORT STATE
 
+TA_PID=""
 cleanup() {
   local n
   for n in "${NAMES[@]}"; do
     if [ -n "${PID[$n]:-}" ]; then stop_server "$n"; fi
   done
+  stop_authority
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -224,6 +248,32 @@ stop_server() {  # name: SIGTERM to the main process (as libvirt does), then wha
   PID[$n]=
 }
 
+# ---- time authority (BENCH_TIME_AUTHORITY=1) ---------------------------------------
+# `svtpm-timeauth serve` on a free loopback port, pinned with the servers: it stands
+# in for a remote authority, and its signing is part of what svtpm waits for.
+start_authority() {
+  local i
+  TA_PORT=$(pick_port_pair) || return 1
+  "${PIN_SERVER[@]}" "$TIMEAUTH" serve --key "$TMP/ta/ta.pem" --port "$TA_PORT" >"$TMP/ta.log" 2>&1 &
+  TA_PID=$!
+  for i in $(seq 250); do
+    kill -0 "$TA_PID" 2>/dev/null || break
+    if [ -n "$(ss -Hltn "( sport = :$TA_PORT )" 2>/dev/null)" ]; then
+      BOUND_ARGS+=" --time-authority tcp=127.0.0.1:$TA_PORT"
+      return 0
+    fi
+    sleep 0.02
+  done
+  log "bench: the time authority did not come up on port $TA_PORT; its log:"; tail -n 20 "$TMP/ta.log" >&2 || true
+  return 1
+}
+stop_authority() {  # only the process started above, by its pid
+  [ -n "$TA_PID" ] || return 0
+  kill -TERM "$TA_PID" 2>/dev/null || true
+  wait "$TA_PID" 2>/dev/null || true
+  TA_PID=""
+}
+
 median() {  # numbers on stdin -> median (NA if none); $1 = printf format
   sort -g | awk -v fmt="${1:-%.1f}\n" '{a[NR]=$1} END { if (NR==0) { print "NA"; exit }
     if (NR%2) printf fmt, a[(NR+1)/2]; else printf fmt, (a[NR/2]+a[NR/2+1])/2 }'
@@ -237,13 +287,19 @@ SWTPM_VER=$("$SWTPM_BIN" --version 2>/dev/null | head -n1 || true)
 echo "== svtpm benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $MACHINE"
 echo "swtpm:   $SWTPM_BIN (${SWTPM_VER:-version unknown})"
-echo "svtpm:   $SVTPM_BIN${BOUND_ARGS:+ (bound: policy strict, counter store, 1 MiB image)}"
+BOUND_DESC=${BOUND_ARGS:+bound: policy strict, counter store, 1 MiB image}
+[ "$TIME_AUTH" != 1 ] || BOUND_DESC+=", time authority (svtpm-timeauth serve, loopback)"
+echo "svtpm:   $SVTPM_BIN${BOUND_DESC:+ ($BOUND_DESC)}"
 echo "config:  pinning: $PIN_DESC; rounds=$ROUNDS interleave=$INTERLEAVE iters=$ITERS keygen=$KEYGEN warmup=$WARMUP launches=$LAUNCHES${OPS_FILTER:+ ops=$OPS_FILTER}"
 echo
 
 T_START=$(date +%s)
 
 # ---- 1. TPM commands ----------------------------------------------------------------
+if [ "$TIME_AUTH" = 1 ]; then
+  start_authority || exit 1
+  log "time authority: pid $TA_PID port $TA_PORT"
+fi
 for n in "${NAMES[@]}"; do start_server "$n" || exit 1; done
 log "servers: swtpm pid ${PID[swtpm]} port ${PORT[swtpm]}, svtpm pid ${PID[svtpm]} port ${PORT[svtpm]}"
 
@@ -366,7 +422,7 @@ verdict() {  # ratio ci_lo target
 CMP=$("$CMPBIN" swtpm svtpm "$OUT"/raw/round*.txt "$OUT/raw/launch.txt")
 echo "$CMP" >"$OUT/raw/compare.txt"
 OPS=(CreatePrimary Create Load Sign VerifySignature RSA_Encrypt RSA_Decrypt EncryptDecrypt2
-     Seal Unseal PCR_Read PCR_Extend GetRandom NV_Write)
+     Seal Unseal PCR_Read PCR_Extend GetRandom NV_Write PolicyCounterTimer PolicyUnseal)
 ROWS=()   # name|swtpm|svtpm|ratio|95% CI|target|verdict|note
 row_from_cmp() {  # op label target scale(divisor) extra-note
   local op=$1 label=$2 tgt=$3 div=$4 note=$5 line f a b fa fb
@@ -418,7 +474,7 @@ echo "total benchmark time: ${T_TOTAL}s; raw samples: $OUT/raw/"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- machine: $MACHINE"
-  echo "- swtpm: \`$SWTPM_BIN\` (${SWTPM_VER:-version unknown}); svtpm: \`$SVTPM_BIN\`${BOUND_ARGS:+ bound (policy strict, counter store, 1 MiB image)}"
+  echo "- swtpm: \`$SWTPM_BIN\` (${SWTPM_VER:-version unknown}); svtpm: \`$SVTPM_BIN\`${BOUND_DESC:+ ($BOUND_DESC)}"
   echo "- config: pinning: $PIN_DESC; rounds=$ROUNDS (alternating order), interleave=$INTERLEAVE, iters=$ITERS, keygen=$KEYGEN, warmup=$WARMUP per round; launches=$LAUNCHES; total ${T_TOTAL}s"
   echo "- TPM commands: ESAPI over the swtpm TCTI (one TCP connection per command), each Esys call timed end to end; with interleave=1 one client drives both servers, alternating per iteration (AB, BA, ...)."
   echo "- swtpm/svtpm: median of all samples pooled over the rounds. Ratio \"paired\": median over all back-to-back pairs of svtpm_i/swtpm_i (cancels machine noise slower than one iteration); \"medians\": ratio of the pooled medians (RSA key generation, whose cost is random per call). 95% CI: percentile bootstrap of that ratio. \"per round\": the same ratio for each round alone."

@@ -21,6 +21,10 @@
  * Lines starting with '#' are comments.  Samples are in execution order.
  * Exit status: 0 all measured, 1 some operation failed, 2 usage/connection error.
  *
+ * Besides the paper's set: PolicyCounterTimer (on a policy session) and
+ * PolicyUnseal (Unseal authorized by a policy session), the commands for which
+ * svtpm with a time authority fetches a fresh signed time token (issue 5).
+ *
  * libtpms holds only 3 transient objects and there is no resource manager on
  * this path: each server keeps its storage primary loaded, and each operation
  * loads at most one more object, flushed when the operation is done.
@@ -67,9 +71,11 @@ struct srv {
     ESYS_TR srk;                 /* storage primary, loaded for the whole run */
     ESYS_TR h;                   /* the operation's object (or per-call output) */
     ESYS_TR nv;                  /* NV index for NV_Write */
+    ESYS_TR sess;                /* policy session (PolicyCounterTimer, PolicyUnseal) */
     struct create_out sign_key;  /* last created RSA signing key */
     struct create_out dec_key;   /* RSA decryption key */
     struct create_out sealed;    /* last sealed object */
+    struct create_out psealed;   /* sealed object with a policy (PolicyUnseal) */
     struct create_out tmp;       /* Create output before keep_last() */
     TPMT_SIGNATURE *sig;         /* for VerifySignature */
     TPM2B_PUBLIC_KEY_RSA *ct;    /* for RSA_Decrypt */
@@ -229,6 +235,22 @@ static TPM2B_PUBLIC tmpl_seal(void)
     p.publicArea.nameAlg = TPM2_ALG_SHA256;
     p.publicArea.objectAttributes =
         TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH;
+    p.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
+    return p;
+}
+
+/* A sealed object only a policy session can open: no USERWITHAUTH, and an
+ * authPolicy of 32 zero bytes, the digest of a fresh SHA-256 policy session,
+ * so that session satisfies it without any policy command.  A successful use
+ * with continueSession resets the session's digest to zeros again, so the same
+ * session opens it every time. */
+static TPM2B_PUBLIC tmpl_seal_policy(void)
+{
+    TPM2B_PUBLIC p = {0};
+    p.publicArea.type = TPM2_ALG_KEYEDHASH;
+    p.publicArea.nameAlg = TPM2_ALG_SHA256;
+    p.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;
+    p.publicArea.authPolicy.size = 32;
     p.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
     return p;
 }
@@ -522,6 +544,54 @@ static TSS2_RC gr_call(struct srv *s)
     return rc;
 }
 
+/* Policy sessions (issue 5: with a time authority, svtpm fetches a fresh signed
+ * time token before every time-sensitive command; these two are such commands).
+ * The session: TPM2_SE_POLICY, SHA-256, unsalted, unbound, kept for the whole
+ * operation (continueSession) and flushed at its end. */
+static TSS2_RC policy_session(struct srv *s)
+{
+    static const TPMT_SYM_DEF no_sym = {.algorithm = TPM2_ALG_NULL};
+    TSS2_RC rc = Esys_StartAuthSession(s->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY,
+                                       &no_sym, TPM2_ALG_SHA256, &s->sess);
+    if (rc == TSS2_RC_SUCCESS)
+        rc = Esys_TRSess_SetAttributes(s->ctx, s->sess, TPMA_SESSION_CONTINUESESSION, 0xff);
+    return rc;
+}
+static void flush_sess(struct srv *s) { flush(s, &s->sess); }
+
+/* PolicyCounterTimer on that session: TPMS_TIME_INFO.time (offset 0) >= 8 zero
+ * bytes, unsigned, so it always passes (the session's digest grows each call). */
+static TSS2_RC pct_call(struct srv *s)
+{
+    static const TPM2B_OPERAND zero8 = {.size = 8};
+    return Esys_PolicyCounterTimer(s->ctx, s->sess, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   &zero8, 0, TPM2_EO_UNSIGNED_GE);
+}
+
+/* PolicyUnseal: Unseal (32 bytes) authorized by that policy session (no policy
+ * command: see tmpl_seal_policy), i.e. an ordinary command made time-sensitive
+ * only by the policy session in its authorization area. */
+static TSS2_RC pu_setup(struct srv *s)
+{
+    TPM2B_PUBLIC t = tmpl_seal_policy();
+    TPM2B_SENSITIVE_CREATE d = seal_data();
+    TSS2_RC rc = ensure_load(s, &t, &d, &s->psealed);
+    return rc != TSS2_RC_SUCCESS ? rc : policy_session(s);
+}
+static TSS2_RC pu_call(struct srv *s)
+{
+    TPM2B_SENSITIVE_DATA *u = NULL;
+    TSS2_RC rc = Esys_Unseal(s->ctx, s->h, s->sess, ESYS_TR_NONE, ESYS_TR_NONE, &u);
+    Esys_Free(u);
+    return rc;
+}
+static void pu_teardown(struct srv *s)
+{
+    flush_sess(s);
+    flush_h(s);
+}
+
 /* NV_Write: 32 bytes (new content every time) into a 64-byte ordinary index,
  * defined once and kept in the state.  Each write changes NV, so the server
  * commits its state to disk: this measures durable writes. */
@@ -570,6 +640,8 @@ static const struct op ops[] = {
     {"PCR_Extend", 0, 0, NULL, pe_call, NULL, NULL},
     {"GetRandom", 0, 0, NULL, gr_call, NULL, NULL},
     {"NV_Write", 0, 0, nv_setup, nv_call, NULL, nv_teardown},
+    {"PolicyCounterTimer", 0, 0, policy_session, pct_call, NULL, flush_sess},
+    {"PolicyUnseal", 0, 1, pu_setup, pu_call, NULL, pu_teardown},
 };
 #define N_OPS ((int)(sizeof(ops) / sizeof(ops[0])))
 
@@ -725,7 +797,7 @@ int main(int argc, char **argv)
 
     for (int k = 0; k < n_srv; k++) {
         struct srv *s = &srvs[k];
-        s->srk = s->h = s->nv = ESYS_TR_NONE;
+        s->srk = s->h = s->nv = s->sess = ESYS_TR_NONE;
         TSS2_RC rc = Tss2_TctiLdr_Initialize(s->tcti_conf, &s->tcti);
         if (rc != TSS2_RC_SUCCESS) {
             fprintf(stderr, "svtpm-bench: %s: TCTI '%s': %s\n", s->label, s->tcti_conf,
@@ -762,6 +834,7 @@ int main(int argc, char **argv)
         free_create(&s->sign_key);
         free_create(&s->dec_key);
         free_create(&s->sealed);
+        free_create(&s->psealed);
         free_create(&s->tmp);
         Esys_Finalize(&s->ctx);
         Tss2_TctiLdr_Finalize(&s->tcti);

@@ -12,6 +12,10 @@ static bool ranges_ok(const struct manifest *m)
     if (m->generation == 0 || (m->policy != ROLLBACK_STRICT && m->policy != ROLLBACK_SNAPSHOT) ||
         (m->flags & ~MANIFEST_F_KNOWN))
         return false;
+    /* A budget on a clock the host runs would be no budget. */
+    if ((m->flags & MANIFEST_F_RESUME_BUDGET) &&
+        (!(m->flags & MANIFEST_F_TIME_AUTHORITY) || (m->flags & MANIFEST_F_CHARGE_RESUME)))
+        return false;
     /* A manifest that allows no enclave would bind nothing. */
     if (m->n_images > MANIFEST_MAX_IMAGES || m->n_enclaves == 0 || m->n_enclaves > MANIFEST_MAX_ENCLAVES)
         return false;

@@ -44,7 +44,11 @@
                                            DA-protected use costs one failed try */
 #define MANIFEST_F_TIME_AUTHORITY 0x2u  /* the tenant pins a time authority's Ed25519
                                            key (timetoken.h): the clock trusts its tokens */
-#define MANIFEST_F_KNOWN         (MANIFEST_F_CHARGE_RESUME | MANIFEST_F_TIME_AUTHORITY)
+#define MANIFEST_F_RESUME_BUDGET 0x4u   /* such a resume is free once per recoveryTime of
+                                           the TPM clock, charged beyond; needs
+                                           MANIFEST_F_TIME_AUTHORITY, excludes CHARGE_RESUME */
+#define MANIFEST_F_KNOWN         (MANIFEST_F_CHARGE_RESUME | MANIFEST_F_TIME_AUTHORITY | \
+                                  MANIFEST_F_RESUME_BUDGET)
 
 enum rollback_policy {
     ROLLBACK_STRICT = 1,     /* an older state is refused, as with a chip */

@@ -86,11 +86,13 @@ svtpm_err binding_set(struct binding *b, struct store *s, const struct tee_ident
     s->rb.active = true;
     s->rb.policy = m.policy;
     s->rb.charge_resume = (m.flags & MANIFEST_F_CHARGE_RESUME) != 0;
+    s->rb.resume_budget = (m.flags & MANIFEST_F_RESUME_BUDGET) != 0;
     if (m.flags & MANIFEST_F_TIME_AUTHORITY)
         eclock_set_authority(oc, m.time_authority);
     elog(oc, LOG_INFO, "bound to tenant %s..., manifest generation %u, rollback policy %s%s, %u image(s)%s",
          t8, m.generation, rollback_policy_name(m.policy),
-         s->rb.charge_resume ? ", resumes charged" : "", m.n_images,
+         s->rb.charge_resume ? ", resumes charged" : s->rb.resume_budget ? ", resumes on a budget" : "",
+         m.n_images,
          m.flags & MANIFEST_F_TIME_AUTHORITY ? ", time from the pinned time authority" : "");
     err = SVTPM_OK;
 out:

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-_Static_assert(16 + 32 + 3 * 8 + 2 * SEAL_IV_LEN + 2 * 4 + 8 + 4 + 8 + NRS_RESERVED == NRS_ENTRY_LEN,
+_Static_assert(16 + 32 + 3 * 8 + 2 * SEAL_IV_LEN + 2 * 4 + 8 + 4 + 8 + 4 == NRS_ENTRY_LEN,
                "counter store entry layout");
 
 static void get_entry(const uint8_t *p, struct nrs_entry *e)
@@ -21,6 +21,7 @@ static void get_entry(const uint8_t *p, struct nrs_entry *e)
     e->clock_hwm = rd_be64(&r);
     e->bind_gen = rd_be32(&r);
     e->clock_offset = (int64_t)rd_be64(&r);
+    e->resume_s = rd_be32(&r);
 }
 
 static void put_entry(uint8_t *p, const struct nrs_entry *e)
@@ -38,14 +39,7 @@ static void put_entry(uint8_t *p, const struct nrs_entry *e)
     wr_be64(&w, e->clock_hwm);
     wr_be32(&w, e->bind_gen);
     wr_be64(&w, (uint64_t)e->clock_offset);
-    static const uint8_t zero[NRS_RESERVED];
-    wr_bytes(&w, zero, NRS_RESERVED);
-}
-
-static bool reserved_zero(const uint8_t *e)
-{
-    static const uint8_t zero[NRS_RESERVED];
-    return memcmp(e + NRS_ENTRY_LEN - NRS_RESERVED, zero, NRS_RESERVED) == 0;
+    wr_be32(&w, e->resume_s);
 }
 
 svtpm_err nrs_check(const uint8_t *p, size_t len, uint32_t *count)
@@ -57,8 +51,6 @@ svtpm_err nrs_check(const uint8_t *p, size_t len, uint32_t *count)
         return SVTPM_E_FORMAT;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = p + 8 + (size_t)i * NRS_ENTRY_LEN;
-        if (!reserved_zero(e))
-            return SVTPM_E_FORMAT;
         /* strictly ascending ids: one entry per vTPM, found by one rule */
         if (i && memcmp(e - NRS_ENTRY_LEN, e, 16) >= 0)
             return SVTPM_E_FORMAT;

@@ -6,7 +6,7 @@
  *   magic "NRS2" | u32 count | count × entry (128 bytes), sorted by vtpm_id, unique:
  *   vtpm_id[16] | tenant[32] | u64 version | u64 permall_seq | u64 volatile_seq |
  *   permall_iv[12] | volatile_iv[12] | u32 failed_tries | u32 da_flags |
- *   u64 clock_hwm | u32 bind_gen | i64 clock_offset | 4 zero bytes
+ *   u64 clock_hwm | u32 bind_gen | i64 clock_offset | u32 resume_s
  *
  * version: the last state version written for the vTPM (either file);
  * permall_seq / volatile_seq: the version each file's current record carries
@@ -28,7 +28,6 @@
 
 #define NRS_MAGIC       "NRS2"
 #define NRS_ENTRY_LEN   128u
-#define NRS_RESERVED    4u
 #define NRS_MAX_ENTRIES ((SVTPM_STATE_PLAIN_MAX - 8u) / NRS_ENTRY_LEN)
 
 /* da_flags */
@@ -49,9 +48,11 @@ struct nrs_entry {
     uint32_t bind_gen;
     int64_t clock_offset;    /* authority time minus TPM clock, ms: the TPM clock never
                                 runs more than max_lead past (authenticated time - this) */
+    uint32_t resume_s;       /* MANIFEST_F_RESUME_BUDGET: the TPM clock (s, rounded up) at
+                                the last free resume; 0: none yet */
 };
 
-/* Checks the whole payload (magic, exact length, order, reserved zero). */
+/* Checks the whole payload (magic, exact length, order). */
 svtpm_err nrs_check(const uint8_t *p, size_t len, uint32_t *count);
 /* Finds id's entry in a checked payload; SVTPM_E_NOTFOUND if absent. */
 svtpm_err nrs_find(const uint8_t *p, size_t len, const uint8_t id[16], struct nrs_entry *e);

@@ -109,13 +109,15 @@ static void record_da(struct store *s, struct nrs_entry *e, const struct rb_rec 
     }
 }
 
-svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms, const int64_t *offset_ms)
+/* A change of this process's own entry, outside a state write: apply(e,
+ * arg) on the entry as the service holds it, written durably. A failed write
+ * wedges the store, as a failed state write does: what the service holds is
+ * then unknown. */
+static svtpm_err update_own(struct store *s, void (*apply)(struct nrs_entry *, const void *),
+                            const void *arg, const char *what)
 {
-    if (!s->rb.active)
-        return SVTPM_OK;
     if (s->wedged || !s->rb.have_entry)
         return SVTPM_E_STATE;
-    struct rollback *rb = &s->rb;
     struct counter_txn t;
     struct nrs_entry e;
     bool have = false;
@@ -123,21 +125,63 @@ svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms, const int64_t
     if (!err && !have)
         err = SVTPM_E_STATE;
     if (!err) {
-        e.clock_hwm = lease_ms;
-        e.da_flags |= NRS_CLOCK_KNOWN | NRS_CLOCK_LEASE;
-        if (offset_ms) {
-            e.clock_offset = *offset_ms;
-            e.da_flags |= NRS_CLOCK_OFFSET;
-        }
+        apply(&e, arg);
         err = put(s, &t, &e);
     }
-    rb->counters->end(&t);
+    s->rb.counters->end(&t);
     if (err && !s->wedged) {
-        /* as for a failed state write: what the service holds is unknown */
         s->wedged = true;
-        elog(s->oc, LOG_ERR, "the TPM clock lease could not be recorded (%s): no state is written "
-             "until the vTPM is powered on again (CMD_INIT)", svtpm_strerror(err));
+        elog(s->oc, LOG_ERR, "%s could not be recorded (%s): no state is written until the vTPM is "
+             "powered on again (CMD_INIT)", what, svtpm_strerror(err));
     }
+    return err;
+}
+
+struct lease_arg {
+    uint64_t lease_ms;
+    const int64_t *offset_ms;
+};
+
+static void apply_lease(struct nrs_entry *e, const void *arg)
+{
+    const struct lease_arg *a = arg;
+    e->clock_hwm = a->lease_ms;
+    e->da_flags |= NRS_CLOCK_KNOWN | NRS_CLOCK_LEASE;
+    if (a->offset_ms) {
+        e->clock_offset = *a->offset_ms;
+        e->da_flags |= NRS_CLOCK_OFFSET;
+    }
+}
+
+svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms, const int64_t *offset_ms)
+{
+    if (!s->rb.active)
+        return SVTPM_OK;
+    struct lease_arg a = { lease_ms, offset_ms };
+    return update_own(s, apply_lease, &a, "the TPM clock lease");
+}
+
+static void apply_resume(struct nrs_entry *e, const void *arg)
+{
+    e->resume_s = *(const uint32_t *)arg;
+}
+
+svtpm_err rollback_resume_budget(struct store *s, uint64_t clock_ms, uint32_t recovery_s, bool *spent)
+{
+    *spent = false;
+    if (!s->rb.active || !s->rb.resume_budget)
+        return SVTPM_OK;
+    /* whole seconds, rounded against the tenant: now down, the record up */
+    uint64_t now_s = clock_ms / 1000u, up_s = now_s + (clock_ms % 1000u != 0);
+    uint32_t last = s->rb.e.resume_s, at_s = up_s > UINT32_MAX ? UINT32_MAX : up_s ? (uint32_t)up_s : 1;
+    if (s->rb.have_entry && last && (now_s < last || now_s - last < recovery_s))
+        return SVTPM_OK;
+    svtpm_err err = update_own(s, apply_resume, &at_s, "a free resume");
+    *spent = err == SVTPM_OK;
+    if (*spent)
+        elog(s->oc, LOG_WARN, "resume from volatile state after a dictionary-attack-protected use: "
+             "free, the budget's one per recoveryTime (%u s; TPM clock %llu s, the last free one %s)",
+             recovery_s, (unsigned long long)now_s, last ? "longer ago" : "never");
     return err;
 }
 

@@ -32,6 +32,7 @@ struct rollback {
     const struct counter_ops *counters;   /* where the entry lives (counters.h) */
     uint8_t policy;          /* ROLLBACK_* */
     bool charge_resume;      /* MANIFEST_F_CHARGE_RESUME (tpm.c applies it) */
+    bool resume_budget;      /* MANIFEST_F_RESUME_BUDGET (tpm.c applies it) */
     bool have_entry;         /* e: this vTPM's entry as the store holds it */
     struct nrs_entry e;
     bool have_auth;          /* a verified restore authorisation */
@@ -90,5 +91,15 @@ svtpm_err rollback_clock_lease(struct store *s, uint64_t lease_ms, const int64_t
 /* A permall about to be loaded (plain, in place): after an unclean stop
  * (orderlyState NONE or DA_USED), its clock is raised to the lease. */
 svtpm_err rollback_clock_floor(struct store *s, uint8_t *plain, uint32_t len);
+
+/* MANIFEST_F_RESUME_BUDGET: a resume that would be charged (DA used since
+ * the last orderly point) at TPM clock clock_ms, with recoveryTime
+ * recovery_s: *spent (the resume is free) when no free resume was spent in the last recovery_s of
+ * TPM clock (the entry's resume_s), and then this one is recorded as spent,
+ * durably, before anything runs. The TPM clock counts here because the
+ * pinned time authority keeps it from running ahead (eclock.h), across
+ * restarts too; TPM2_Clear, which resets it, leaves the budget spent until
+ * the clock passes the recorded second again (the safe side). */
+svtpm_err rollback_resume_budget(struct store *s, uint64_t clock_ms, uint32_t recovery_s, bool *spent);
 
 #endif

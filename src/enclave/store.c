@@ -265,9 +265,12 @@ svtpm_err store_load(struct store *s, uint32_t file, uint8_t **out, uint32_t *ou
             pick = i;
     }
     if (pick < 0) {
-        err = r[0].err != SVTPM_E_NOTFOUND ? r[0].err : r[1].err;
+        /* The reason is the live record's, whichever slot it is in: a retired
+         * one (tag zeroed) only says a newer record exists. */
+        int live = !r[0].retired && r[0].err != SVTPM_E_NOTFOUND ? 0 : 1;
+        err = r[live].err;
         if (err == SVTPM_E_NOTFOUND)
-            err = SVTPM_E_FORMAT;   /* a created file always holds a record */
+            err = r[live ^ 1].retired ? SVTPM_E_AUTH : SVTPM_E_FORMAT;   /* a created file always holds a record */
         elog(s->oc, LOG_ERR, "sealed %s: no authentic record (slot A: %s; slot B: %s)",
              store_file_name(file), slot_why(&r[0]), slot_why(&r[1]));
         goto out;

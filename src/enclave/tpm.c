@@ -36,14 +36,27 @@ static uint32_t file_of(const char *name)
 static TPM_RESULT cb_nvram_init(void) { return TPM_SUCCESS; }
 static TPM_RESULT cb_io_init(void) { return TPM_SUCCESS; }
 
-/* Charges a resume (MANIFEST_F_CHARGE_RESUME) in the permanent state about
+/* Charges a resume (MANIFEST_F_CHARGE_RESUME, or RESUME_BUDGET beyond the
+ * budget) in the permanent state about
  * to be loaded; `commit`: write the charged state now, before anything runs,
  * so that killing the vTPM cannot drop the charge (a blob is committed by
  * TPMLIB_MainInit itself). */
 static svtpm_err charge(struct tpm *t, uint8_t *perm, uint32_t len, bool commit)
 {
-    bool charged = false;
-    svtpm_err err = tpmstate_charge_resume(perm, len, &charged);
+    bool charged = false, due = false, budgeted = false;
+    uint32_t recovery_s = 0;
+    uint64_t clock = 0;
+    svtpm_err err = SVTPM_OK;
+    /* MANIFEST_F_RESUME_BUDGET: the first in a recoveryTime is free */
+    if (t->store->rb.resume_budget) {
+        err = tpmstate_resume_due(perm, len, &due, &recovery_s);
+        if (!err && due)
+            err = tpmstate_clock(perm, len, &clock);
+        if (!err && due)
+            err = rollback_resume_budget(t->store, clock, recovery_s, &budgeted);
+    }
+    if (!err && !budgeted)
+        err = tpmstate_charge_resume(perm, len, &charged);
     if (err)
         elog(t->oc, LOG_ERR, "resume refused: the permanent state's dictionary-attack fields cannot "
              "be read to charge it (%s)", svtpm_strerror(err));
@@ -51,8 +64,16 @@ static svtpm_err charge(struct tpm *t, uint8_t *perm, uint32_t len, bool commit)
         err = store_save(t->store, STATE_FILE_PERMALL, perm, len);
     if (!err && charged)
         elog(t->oc, LOG_WARN, "resume from volatile state after a dictionary-attack-protected use: "
-             "charged one failed try, as TPM2_Startup would (the manifest asks for it)");
+             "charged one failed try, as TPM2_Startup would (the manifest asks for it%s)",
+             t->store->rb.resume_budget ? ": this recoveryTime's free resume is spent" : "");
     return err;
+}
+
+/* The manifest charges resumes, always or beyond a budget. */
+static bool resumes_policed(const struct tpm *t)
+{
+    const struct rollback *rb = &t->store->rb;
+    return rb->active && (rb->charge_resume || rb->resume_budget);
 }
 
 static svtpm_err charge_resume(struct tpm *t, uint8_t *perm, uint32_t len)
@@ -248,7 +269,7 @@ uint32_t tpm_power_on(struct tpm *t, uint32_t flags)
     t->perm_emptied = false;
     t->last_ordinal = 0;
     t->handed_off = false;
-    t->charge_pending = !t->vol_blob_set && t->store->rb.active && t->store->rb.charge_resume &&
+    t->charge_pending = !t->vol_blob_set && resumes_policed(t) &&
                         volatile_present(t);
     TPM_RESULT rc = TPMLIB_MainInit();
     drop_cache(t);
@@ -370,7 +391,7 @@ uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t 
  * the permanent state first (which TPMLIB_MainInit then commits). */
 static TPM_RESULT set_state(struct tpm *t, uint32_t type, uint8_t *plain, uint32_t plen)
 {
-    bool charging = t->store->rb.active && t->store->rb.charge_resume;
+    bool charging = resumes_policed(t);
     TPM_RESULT rc = TPM_SUCCESS;
     if (type == PTM_BLOB_TYPE_PERMANENT) {
         drop_mig_perm(t);

@@ -200,16 +200,34 @@ svtpm_err tpmstate_orderly(const uint8_t *blob, size_t len, uint16_t *orderly)
     return err;
 }
 
+/* What TPM2_Startup would charge: DA used, DA on, below the lockout. */
+static svtpm_err resume_due(const uint8_t *blob, size_t len, struct tpm_da *da, bool *due)
+{
+    uint16_t orderly = 0;
+    *due = false;
+    svtpm_err err = tpmstate_da_read(blob, len, da);
+    if (!err)
+        err = tpmstate_orderly(blob, len, &orderly);
+    if (!err)
+        *due = orderly == TPMSTATE_SU_DA_USED && da->recovery_time != 0 && da->failed_tries < da->max_tries;
+    return err;
+}
+
+svtpm_err tpmstate_resume_due(const uint8_t *blob, size_t len, bool *due, uint32_t *recovery_s)
+{
+    struct tpm_da da = { 0 };
+    svtpm_err err = resume_due(blob, len, &da, due);
+    *recovery_s = da.recovery_time;
+    return err;
+}
+
 svtpm_err tpmstate_charge_resume(uint8_t *blob, size_t len, bool *charged)
 {
     struct tpm_da da;
-    uint16_t orderly = 0;
+    bool due = false;
     *charged = false;
-    svtpm_err err = tpmstate_da_read(blob, len, &da);
-    if (!err)
-        err = tpmstate_orderly(blob, len, &orderly);
-    if (!err && orderly == TPMSTATE_SU_DA_USED && da.recovery_time != 0 &&
-        da.failed_tries < da.max_tries) {
+    svtpm_err err = resume_due(blob, len, &da, &due);
+    if (!err && due) {
         da.failed_tries++;
         err = tpmstate_da_patch(blob, len, &da);
         *charged = err == SVTPM_OK;

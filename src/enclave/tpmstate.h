@@ -62,6 +62,8 @@ svtpm_err tpmstate_orderly(const uint8_t *blob, size_t len, uint16_t *orderly);
  * the last orderly point, DA is on (recoveryTime != 0) and failedTries is
  * below maxTries, failedTries goes up by one, in place. *charged says so. */
 svtpm_err tpmstate_charge_resume(uint8_t *blob, size_t len, bool *charged);
+/* Would tpmstate_charge_resume charge it? *recovery_s: recoveryTime. */
+svtpm_err tpmstate_resume_due(const uint8_t *blob, size_t len, bool *due, uint32_t *recovery_s);
 
 /* go.clock (ms) in ORDERLY_DATA: the TPM clock as libtpms last persisted it
  * (at TPM2_Shutdown, and every few seconds of use). Read and patched in

@@ -173,6 +173,10 @@ uint32_t server_power_on(struct server *s, uint32_t flags)
             herr("cannot open sealed state %s: %s; the file is left untouched (is %s the platform "
                  "key it was sealed under? --platform-key / SVTPM_PLATFORM_KEY)",
                  sd_path(&s->sd, file, p, sizeof p), svtpm_strerror(serr), s->cfg->platform_key);
+        else if (serr == SVTPM_E_PERM)
+            herr("cannot open sealed state %s: sealed for another enclave signer or product or a "
+                 "newer SVN, or its header was tampered with; the file is left untouched",
+                 sd_path(&s->sd, file, p, sizeof p));
         else if (serr)
             herr("cannot open sealed state %s: %s; the file is left untouched",
                  sd_path(&s->sd, file, p, sizeof p), svtpm_strerror(serr));

@@ -35,8 +35,10 @@ static const char usage_text[] =
     "       [--enclave-signer HEX64[:PRODID[:MINSVN]]]...     allow an MRSIGNER\n"
     "       [--enclave-mrenclave HEX64[:PRODID[:MINSVN]]]...  allow an MRENCLAVE\n"
     "       [--generation N (1)] [--created UNIXSECONDS (now)]\n"
-    "       [--resume charge|free (free)]      charge: a resume from volatile state (migration,\n"
-    "                                          restore) after a DA-protected use costs a failed try\n"
+    "       [--resume charge|budget|free (free)]  charge: a resume from volatile state (migration,\n"
+    "                                          restore) after a DA-protected use costs a failed try;\n"
+    "                                          budget: one such resume per recoveryTime is free, the\n"
+    "                                          others are charged (needs --time-authority)\n"
     "       [--time-authority PUB]             trust this time authority's tokens (its raw 32-byte\n"
     "                                          Ed25519 key: svtpm-timeauth pubkey)\n"
     "       at least one enclave entry, up to 8; PRODID defaults to 1, MINSVN to 0\n"
@@ -174,8 +176,12 @@ static int cmd_bind(const struct args *a)
         rc = fail("--generation must be 1..4294967295");
     else if (a->one[O_CREATED] && !parse_u64(a->one[O_CREATED], UINT64_MAX, &created))
         rc = fail("--created: not a number of seconds: '%s'", a->one[O_CREATED]);
-    else if (a->one[O_RESUME] && strcmp(a->one[O_RESUME], "charge") && strcmp(a->one[O_RESUME], "free"))
-        rc = fail("--resume must be charge or free, not '%s'", a->one[O_RESUME]);
+    else if (a->one[O_RESUME] && strcmp(a->one[O_RESUME], "charge") && strcmp(a->one[O_RESUME], "budget") &&
+             strcmp(a->one[O_RESUME], "free"))
+        rc = fail("--resume must be charge, budget or free, not '%s'", a->one[O_RESUME]);
+    else if (a->one[O_RESUME] && !strcmp(a->one[O_RESUME], "budget") && !a->one[O_TIMEAUTH])
+        rc = fail("--resume budget needs --time-authority: the budget is counted on the TPM clock, "
+                  "which only a time authority keeps honest");
     else if (a->n_enc == 0)
         rc = fail("bind needs at least one --enclave-sigstruct, --enclave-signer or --enclave-mrenclave");
     else
@@ -183,6 +189,8 @@ static int cmd_bind(const struct args *a)
     m.generation = (uint32_t)gen;
     if (a->one[O_RESUME] && !strcmp(a->one[O_RESUME], "charge"))
         m.flags |= MANIFEST_F_CHARGE_RESUME;
+    if (a->one[O_RESUME] && !strcmp(a->one[O_RESUME], "budget"))
+        m.flags |= MANIFEST_F_RESUME_BUDGET;
     if (rc == 0 && a->one[O_TIMEAUTH]) {
         uint8_t pub[33];
         ssize_t n = read_small(a->one[O_TIMEAUTH], pub, sizeof pub);
@@ -264,7 +272,8 @@ static int cmd_show(const struct args *a)
         print_common(m.vtpm_id, m.tenant_pub, m.created);
         printf("  generation:   %" PRIu32 "\n  policy:       %s\n  resume:       %s\n  images:       %u\n",
                m.generation, rollback_policy_name(m.policy),
-               m.flags & MANIFEST_F_CHARGE_RESUME ? "charge" : "free", m.n_images);
+               m.flags & MANIFEST_F_CHARGE_RESUME ? "charge" :
+               m.flags & MANIFEST_F_RESUME_BUDGET ? "budget" : "free", m.n_images);
         for (unsigned i = 0; i < m.n_images; i++) {
             to_hex(m.images[i], 32, hex);
             printf("  image[%u]:     %s\n", i, hex);

@@ -94,8 +94,15 @@ head -c 31 ta.pub >short.pub
 run_fails "a 31-byte time authority key" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
   --enclave-sigstruct "$SIG" --policy strict --time-authority short.pub --out m.short
 [ ! -e m.short ] || fail "a manifest was written for a bad time authority key"
-run_fails "--resume neither charge nor free" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+run_fails "--resume neither charge, budget nor free" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
   --enclave-sigstruct "$SIG" --policy strict --resume sometimes --out m.bad
+run_fails "--resume budget without a time authority" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --resume budget --out m.bad
+assert_match "needs --time-authority" "$(cat "$E2E_ERR")" "the refusal says why"
+run_ok "bind --resume budget" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --resume budget --time-authority ta.pub --out m.budget
+run_ok "show it" "$TENANT" show m.budget
+assert_eq budget "$(field resume:)" "resume policy budget"
 
 # --- authorize-restore --------------------------------------------------------------
 note "restore authorisations"

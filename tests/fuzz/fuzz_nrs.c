@@ -6,8 +6,8 @@
  *   "NRS2" | u32 count | count x 128-byte entry (vtpm_id[16] | tenant[32] |
  *   u64 version | u64 permall_seq | u64 volatile_seq | permall_iv[12] |
  *   volatile_iv[12] | u32 failed_tries | u32 da_flags | u64 clock_hwm |
- *   u32 bind_gen | i64 clock_offset | 4 zero bytes), sorted by id, integers
- *   big-endian.
+ *   u32 bind_gen | i64 clock_offset | u32 resume_s), sorted by id, integers
+ *   big-endian; every byte is a field, none reserved.
  * The values nrs_put is given (which entry, new field values, a new id) are
  * derived from the input's bytes, so every input is one reproducible run.
  *
@@ -15,13 +15,13 @@
  *   - nrs_check never reads past the input (exact-size copy under ASan) and
  *     fails only with SVTPM_E_FORMAT; when it fails, nrs_find returns the same
  *     error and nrs_put refuses the payload;
- *   - when it passes: the length is 8 + 128 * count, ids strictly ascend, all
- *     4 reserved bytes of every entry are zero; nrs_find of each entry's id
+ *   - when it passes: the length is 8 + 128 * count and ids strictly ascend;
+ *     nrs_find of each entry's id
  *     returns exactly the entry's fields, IVs included (decoded here
  *     independently); an id that is not there is SVTPM_E_NOTFOUND;
  *   - nrs_put of a modified entry (same id, new fields and IVs) gives a
  *     payload of the same length that passes nrs_check, holds the new fields
- *     at the same place (reserved bytes zero) and every other entry
+ *     at the same place and every other entry
  *     byte-identical;
  *   - nrs_put of a new id gives one entry more (in id order, the others
  *     byte-identical and in order) or SVTPM_E_TOOBIG when the store is full;
@@ -52,10 +52,10 @@
 #define OFF_CLOCK     104
 #define OFF_BINDGEN   112
 #define OFF_OFFSET    116
-#define OFF_RESERVED  124
+#define OFF_RESUME    124
 #define ENTRY_LEN     128
-_Static_assert(NRS_ENTRY_LEN == ENTRY_LEN && SEAL_IV_LEN == 12, "NRS2 entry layout");
-_Static_assert(OFF_RESERVED + NRS_RESERVED == ENTRY_LEN, "4 reserved bytes end the entry");
+_Static_assert(NRS_ENTRY_LEN == ENTRY_LEN && SEAL_IV_LEN == 12 && OFF_RESUME + 4 == ENTRY_LEN,
+               "NRS2 entry layout");
 
 /* The entry's fields, decoded here without nrs.c's code. */
 static void decode(const uint8_t *q, struct nrs_entry *e)
@@ -73,15 +73,7 @@ static void decode(const uint8_t *q, struct nrs_entry *e)
     e->clock_hwm = get_be64(q + OFF_CLOCK);
     e->bind_gen = get_be32(q + OFF_BINDGEN);
     e->clock_offset = (int64_t)get_be64(q + OFF_OFFSET);
-}
-
-/* All 12 reserved bytes at the entry's end are zero. */
-static bool reserved_zero(const uint8_t *q)
-{
-    for (size_t k = OFF_RESERVED; k < ENTRY_LEN; k++)
-        if (q[k])
-            return false;
-    return true;
+    e->resume_s = get_be32(q + OFF_RESUME);
 }
 
 static bool same_entry(const struct nrs_entry *a, const struct nrs_entry *b)
@@ -92,7 +84,7 @@ static bool same_entry(const struct nrs_entry *a, const struct nrs_entry *b)
            memcmp(a->permall_iv, b->permall_iv, 12) == 0 &&
            memcmp(a->volatile_iv, b->volatile_iv, 12) == 0 && a->failed_tries == b->failed_tries &&
            a->da_flags == b->da_flags && a->clock_hwm == b->clock_hwm && a->bind_gen == b->bind_gen &&
-           a->clock_offset == b->clock_offset;
+           a->clock_offset == b->clock_offset && a->resume_s == b->resume_s;
 }
 
 /* splitmix64: the input picks the values nrs_put is given */
@@ -122,6 +114,7 @@ static void random_fields(struct nrs_entry *e, uint64_t *s)
     e->clock_hwm = mix(s);
     e->bind_gen = r & 8 ? UINT32_MAX : (uint32_t)(r >> 16) & 0xf;
     e->clock_offset = r & 16 ? INT64_MIN : (int64_t)mix(s);
+    e->resume_s = r & 32 ? UINT32_MAX : (uint32_t)mix(s);
 }
 
 /* Is id one of the n entries of p? Its index, or -1. */
@@ -169,7 +162,6 @@ static void check_put(const uint8_t *in, uint32_t n, const uint8_t *out, size_t 
     FZ_CHECK(at >= 0);
     decode(ENT(out, at), &got);
     FZ_CHECK(same_entry(&got, e));
-    FZ_CHECK(reserved_zero(ENT(out, at)));
     uint32_t j = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (memcmp(ENT(in, i), e->vtpm_id, 16) == 0)
@@ -230,7 +222,7 @@ static bool well_formed(const uint8_t *in, size_t size)
     if (n > NRS_MAX_ENTRIES || size != 8 + (size_t)n * NRS_ENTRY_LEN)
         return false;
     for (uint32_t i = 0; i < n; i++)
-        if (!reserved_zero(ENT(in, i)) || (i && memcmp(ENT(in, i - 1), ENT(in, i), 16) >= 0))
+        if (i && memcmp(ENT(in, i - 1), ENT(in, i), 16) >= 0)
             return false;
     return true;
 }
@@ -279,11 +271,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(size >= 8 && memcmp(in, "NRS2", 4) == 0);
     FZ_CHECK(n == get_be32(in + 4) && n <= NRS_MAX_ENTRIES);
     FZ_CHECK(size == 8 + (size_t)n * NRS_ENTRY_LEN);
-    for (uint32_t i = 0; i < n; i++) {
-        FZ_CHECK(reserved_zero(ENT(in, i)));
-        if (i)
-            FZ_CHECK(memcmp(ENT(in, i - 1), ENT(in, i), 16) < 0);
-    }
+    for (uint32_t i = 1; i < n; i++)
+        FZ_CHECK(memcmp(ENT(in, i - 1), ENT(in, i), 16) < 0);
     /* every entry is found, with its own fields */
     for (uint32_t i = 0; i < n; i++) {
         struct nrs_entry want;

@@ -241,7 +241,8 @@ static void test_bad_header_fields(void **state)
     expect_byte_refused(OFF_VERSION + 1, 2);        /* version 2 */
     expect_byte_refused(OFF_VERSION, 1);            /* version 0x101 */
     expect_byte_refused(OFF_FLAGS, 0x80);
-    expect_byte_refused(OFF_FLAGS + 1, 4);          /* flag bits beyond MANIFEST_F_KNOWN */
+    expect_byte_refused(OFF_FLAGS + 1, 8);          /* flag bits beyond MANIFEST_F_KNOWN */
+    expect_byte_refused(OFF_FLAGS + 1, 4);          /* a resume budget without a time authority */
     expect_byte_refused(OFF_RSV, 1);
     expect_byte_refused(OFF_POLICY, 0);
     expect_byte_refused(OFF_POLICY, 3);
@@ -371,7 +372,8 @@ static void test_restore_auth_refused(void **state)
 }
 
 /* MANIFEST_F_CHARGE_RESUME survives a pack and parse; unknown bits are
- * never packed. */
+ * never packed; MANIFEST_F_RESUME_BUDGET only with a time authority and
+ * without CHARGE_RESUME. */
 static void test_flags(void **state)
 {
     (void)state;
@@ -398,6 +400,14 @@ static void test_flags(void **state)
     assert_int_equal(without, with - 32);
     b[OFF_FLAGS + 1] = MANIFEST_F_TIME_AUTHORITY;
     assert_int_not_equal(manifest_parse(b, without, &g, &signed_len), SVTPM_OK);
+    /* a resume budget needs the authority's clock, and excludes charging every resume */
+    m.flags = MANIFEST_F_TIME_AUTHORITY | MANIFEST_F_RESUME_BUDGET;
+    len = make_doc(&m, b, sizeof b);
+    assert_int_equal(manifest_parse(b, len, &g, &signed_len), SVTPM_OK);
+    assert_int_equal(g.flags, MANIFEST_F_TIME_AUTHORITY | MANIFEST_F_RESUME_BUDGET);
+    b[OFF_FLAGS + 1] |= MANIFEST_F_CHARGE_RESUME;
+    assert_int_equal(manifest_parse(b, len, &g, &signed_len), SVTPM_E_FORMAT);
+    /* (a budget without the authority: test_bad_header_fields) */
 }
 
 int main(void)
