@@ -54,9 +54,9 @@ for suite in $SUITES; do
         run_one "fuzz/$name" "$t" -runs=0 "$corpus"
       done;;
     e2e|vm)
+      # (through bash: a script that lost its executable bit still runs)
       for t in tests/"$suite"/test_*.sh; do
-        [ -x "$t" ] || continue
-        run_one "$suite/$(basename "$t" .sh)" "$t"
+        run_one "$suite/$(basename "$t" .sh)" bash "$t"
       done;;
     san)
       # The same unit, protocol and end-to-end tests against an ASan/UBSan build.
@@ -70,8 +70,7 @@ for suite in $SUITES; do
           run_one "san/$(basename "$(dirname "$t")")/$(basename "$t")" env BUILD=build-san "$t"
         done
         for t in tests/e2e/test_*.sh; do
-          [ -x "$t" ] || continue
-          run_one "san/e2e/$(basename "$t" .sh)" env BUILD=build-san VTPM_BIN="$top/build-san/swtpm" "$t"
+          run_one "san/e2e/$(basename "$t" .sh)" env BUILD=build-san VTPM_BIN="$top/build-san/swtpm" bash "$t"
         done
       fi;;
     *) echo "unknown suite $suite"; fail=$((fail+1));;

@@ -34,7 +34,12 @@ static struct {
     bool fetching;
     uint64_t next_try;                /* source time of the next attempt after a failure */
     uint32_t reads_left;              /* reads before the next attempt after a failure */
+    uint64_t origin_ns, origin_at;    /* with an authority: libtpms' time (eclock_origin) */
 } g;
+
+/* The wall time libtpms sees with an authority: a fixed epoch (2020-01-01)
+ * plus its monotonic time, so it looks like a date and never goes back. */
+#define WALL_EPOCH_NS (1577836800000ull * 1000000ull)
 
 static uint64_t source(void *ctx)
 {
@@ -77,6 +82,32 @@ void eclock_set_authority(struct ocall_ctx *oc, const uint8_t pub[32])
     crypto_sha256(&(struct iovc){ .p = pub, .n = 32 }, 1, g.id);
     g.oc = oc;
     setup(true, tclock_now(&g.c));   /* from here on, only authenticated time moves it */
+    /* libtpms' time from here on: the TPM clock's origin, 0 until a state says */
+    g.origin_ns = (uint64_t)ECLOCK_TPM_EPOCH_MS * 1000000u;
+    g.origin_at = g.c.now;
+}
+
+bool eclock_pinned(void)
+{
+    return g.oc != NULL;
+}
+
+uint64_t eclock_tpm_mono_ns(void)
+{
+    uint64_t now = eclock_now_ns();
+    return g.oc ? g.origin_ns + (now - g.origin_at) : now;
+}
+
+void eclock_origin(uint64_t tpm_ms)
+{
+    ready();
+    if (!g.oc)
+        return;
+    uint64_t cur = eclock_tpm_mono_ns(), want = UINT64_MAX / 4;
+    if (tpm_ms < want / 1000000u - ECLOCK_TPM_EPOCH_MS)
+        want = (tpm_ms + ECLOCK_TPM_EPOCH_MS) * 1000000u;
+    g.origin_ns = want > cur ? want : cur;
+    g.origin_at = g.c.now;
 }
 
 #define NS_PER_MS 1000000
@@ -186,6 +217,8 @@ svtpm_err eclock_refresh(void)
 
 uint64_t eclock_wall_ns(void)
 {
+    if (g.oc)
+        return WALL_EPOCH_NS + eclock_tpm_mono_ns();
     uint64_t now = eclock_now_ns();
     return g.wall_base + (now - g.clock_base);
 }

@@ -39,8 +39,26 @@ bool eclock_offset(uint64_t tpm_ms, uint64_t at_ns, int64_t *offset_ms);
  * restart gives the host no new lead (tclock_cap). No effect without an
  * authority. */
 void eclock_carry(int64_t offset_ms, uint64_t tpm_ms);
-/* The clock (monotonic ns) and the wall time derived from it. */
+/* With an authority, the time libtpms reads (eclock_tpm_mono_ns, and the
+ * wall time) does not come from the host at all: it is the TPM clock's,
+ * tpm_ms at this moment (plus ECLOCK_TPM_EPOCH_MS), running with this clock.
+ * libtpms keeps readings of that time in its volatile state and subtracts
+ * them, unsigned, from the next process's; from the host's clocks, a new
+ * process could start a little below where the old one ended (a token's
+ * pull-forward puts this clock ahead of its source) and libtpms' time would
+ * wrap to ~2^64/30000 ms, which forgives every failed try. The TPM clock's
+ * lease (tpmclock.h) is always at least where the old process was, so a new
+ * origin from it never is. Never moves libtpms' time back: an origin below
+ * the current reading is raised to it. No effect without an authority. */
+#define ECLOCK_TPM_EPOCH_MS 1000u
+bool eclock_pinned(void);   /* an authority is pinned */
+void eclock_origin(uint64_t tpm_ms);
+/* The clock (monotonic ns), in this module's own terms (tokens, bounds). */
 uint64_t eclock_now_ns(void);
+/* What libtpms reads as CLOCK_MONOTONIC and CLOCK_REALTIME (timeshim.c):
+ * without an authority, this clock and the wall time derived from it; with
+ * one, the origin above (and a fixed epoch for the wall time). */
+uint64_t eclock_tpm_mono_ns(void);
 uint64_t eclock_wall_ns(void);
 
 #endif

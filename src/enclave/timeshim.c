@@ -49,7 +49,7 @@ int clock_gettime(clockid_t id, struct timespec *ts)
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME:
-        to_timespec(eclock_now_ns(), ts);
+        to_timespec(eclock_tpm_mono_ns(), ts);
         return 0;
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:

@@ -336,6 +336,7 @@ uint32_t tpm_store_volatile(struct tpm *t)
     uint32_t len = 0;
     if (!t->running)
         return TPM_BAD_ORDINAL;
+    tpmclock_saving(t);
     TPM_RESULT rc = TPMLIB_VolatileAll_Store(&buf, &len);
     if (rc == TPM_SUCCESS && store_save(t->store, STATE_FILE_VOLATILE, buf, len) != SVTPM_OK)
         rc = TPM_FAIL;
@@ -368,6 +369,8 @@ uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t 
         return TPM_FAIL;
     }
     enum TPMLIB_StateType st = type == PTM_BLOB_TYPE_PERMANENT ? TPMLIB_STATE_PERMANENT : TPMLIB_STATE_VOLATILE;
+    if (st == TPMLIB_STATE_VOLATILE && t->running)
+        tpmclock_saving(t);
     if (TPMLIB_GetState(st, &plain, &plen) != TPM_SUCCESS || !plain)
         return type == PTM_BLOB_TYPE_VOLATILE && !t->running ? TPM_RETRY : TPM_FAIL;
     if (type == PTM_BLOB_TYPE_VOLATILE)

@@ -34,11 +34,19 @@ static bool behind(const uint8_t *perm, uint32_t len, uint64_t lease)
 
 svtpm_err tpmclock_loading(struct tpm *t, uint8_t *perm, uint32_t len)
 {
+    const struct rollback *rb = &t->store->rb;
     svtpm_err err = rollback_clock_floor(t->store, perm, len);   /* bound only */
     if (!err)
         t->start_clock_known = tpmstate_clock(perm, len, &t->start_clock) == SVTPM_OK;
     if (!err && !bound(t))
         t->lease_ms = t->start_clock_known ? t->start_clock : 0;   /* what the state carries */
+    /* libtpms' time starts at the lease even after an orderly stop: a
+     * volatile state saved after TPM2_Shutdown carries later readings */
+    uint64_t origin = t->start_clock_known ? t->start_clock : 0;
+    if (!err && rb->active && rb->have_entry && (rb->e.da_flags & NRS_CLOCK_LEASE) && rb->e.clock_hwm > origin)
+        origin = rb->e.clock_hwm;
+    if (!err)
+        eclock_origin(origin);
     return err;
 }
 
@@ -111,18 +119,38 @@ static svtpm_err unbound_lease(struct tpm *t, uint64_t lease)
     return err;
 }
 
-/* Bound: the lease, and the clock's tie to the authority (the tightest
- * seen, unless the clock was legitimately moved, which re-ties it). */
-static svtpm_err bound_lease(struct tpm *t, uint64_t clock, uint64_t at_ns, bool jumped)
+/* Bound: the lease, and the clock's tie to the authority (from the exact
+ * TPM clock `clock` read at at_ns; NULL: the tie stays as it is): the
+ * tightest seen, unless the clock was legitimately moved, which re-ties it. */
+static svtpm_err lease_at(struct tpm *t, uint64_t lease, const uint64_t *clock, uint64_t at_ns, bool jumped)
 {
     const struct rollback *rb = &t->store->rb;
     int64_t offset;
-    bool tied = eclock_offset(clock, at_ns, &offset);
+    bool tied = clock && eclock_offset(*clock, at_ns, &offset);
     if (tied && jumped)
-        eclock_carry(offset, clock);
+        eclock_carry(offset, *clock);
     else if (tied && (rb->e.da_flags & NRS_CLOCK_OFFSET) && rb->e.clock_offset > offset)
         offset = rb->e.clock_offset;
-    return rollback_clock_lease(t->store, clock + TPMCLOCK_LEASE_SPAN_MS, tied ? &offset : NULL);
+    return rollback_clock_lease(t->store, lease, tied ? &offset : NULL);
+}
+
+void tpmclock_saving(struct tpm *t)
+{
+    const struct rollback *rb = &t->store->rb;
+    if (!eclock_pinned() || !bound(t) || !rb->have_entry)
+        return;   /* libtpms reads the host's time: a new process never starts below it */
+    uint64_t at_ns = eclock_now_ns();
+    uint64_t mono = eclock_tpm_mono_ns() / 1000000u, seen = mono > ECLOCK_TPM_EPOCH_MS ? mono - ECLOCK_TPM_EPOCH_MS : 0;
+    uint64_t clock = 0;
+    /* (no TPM2_ReadClock after TPM2_Shutdown: it would undo the orderly state) */
+    bool exact = t->last_ordinal != TPM2_CC_SHUTDOWN && read_tpm_clock(&clock);
+    if (exact && clock > seen)
+        seen = clock;
+    if ((rb->e.da_flags & NRS_CLOCK_LEASE) && seen <= rb->e.clock_hwm)
+        return;
+    if (lease_at(t, seen + TPMCLOCK_LEASE_SPAN_MS, exact ? &clock : NULL, at_ns, false) != SVTPM_OK)
+        elog(t->oc, LOG_ERR, "the TPM clock's lease could not be moved before the volatile state was "
+             "saved; a resume of it may find the clock behind");
 }
 
 /* May the clock have passed the lease? A cheap bound first (libtpms' clock
@@ -146,7 +174,7 @@ void tpmclock_after(struct tpm *t, uint32_t cc)
     t->clock_at_ms = at;
     if (leased && !jumped && clock <= lease)
         return;
-    svtpm_err err = bound(t) ? bound_lease(t, clock, at_ns, jumped) :
+    svtpm_err err = bound(t) ? lease_at(t, clock + TPMCLOCK_LEASE_SPAN_MS, &clock, at_ns, jumped) :
                                unbound_lease(t, clock + TPMCLOCK_LEASE_SPAN_MS);
     if (err)
         elog(t->oc, LOG_ERR, "TPM clock %llu ms: its lease could not be recorded (%s); after an "

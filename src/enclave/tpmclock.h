@@ -27,6 +27,10 @@ svtpm_err tpmclock_loading(struct tpm *t, uint8_t *perm, uint32_t len);
 void tpmclock_powered(struct tpm *t);
 /* After a command, before its response is copied out. */
 void tpmclock_after(struct tpm *t, uint32_t cc);
+/* Before the volatile state leaves libtpms (a file or a blob): the lease
+ * covers the time libtpms read too, which that state carries, so the
+ * process that resumes it starts its time at or above it (eclock_origin). */
+void tpmclock_saving(struct tpm *t);
 /* libtpms stores its permanent state: for an unbound vTPM whose lease is
  * ahead of the state's clock, *copy is the state with its clock raised to
  * the lease (the caller frees it); else *copy is NULL. */
