@@ -176,7 +176,9 @@ port_busy() { [ -n "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ]; }
 pick_port_pair() {  # prints P with P and P+1 free (and not handed out before)
   local p i
   for i in $(seq 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    # below the kernel's ephemeral range (32768-60999 here), whose outgoing
+    # connections could take the port between this check and the bind
+    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 12700 ))
     case "$USED_PORTS" in *" $p "*|*" $((p+1)) "*) continue ;; esac
     port_busy "$p" || port_busy "$((p+1))" || { USED_PORTS+="$p $((p+1)) "; echo "$p"; return 0; }
   done
