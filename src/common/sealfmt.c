@@ -5,7 +5,7 @@
 /* Offsets: magic 0..8, version 8, hdr_len 10, kind 12, seq 16, vtpm_id 24,
  * key_id 40, key_policy 72, isv_svn 74, isv_prod_id 76, reserved 78,
  * cpu_svn 80, signer 96, iv 128, payload_len 140, tenant 144, bind_gen 176,
- * flags 180, reserved 184..192. */
+ * flags 180, clock_tie 184 (with SEAL_F_CLOCK_TIE; else reserved 0). */
 
 void seal_hdr_pack(const struct seal_hdr *h, uint8_t out[SEAL_HDR_LEN])
 {
@@ -28,6 +28,7 @@ void seal_hdr_pack(const struct seal_hdr *h, uint8_t out[SEAL_HDR_LEN])
     wr_bytes(&w, h->tenant, 32);
     wr_be32(&w, h->bind_gen);
     wr_be32(&w, h->flags);
+    wr_be64(&w, h->flags & SEAL_F_CLOCK_TIE ? (uint64_t)h->clock_tie : 0);
     wr_zero(&w, SEAL_HDR_LEN - w.off);
 }
 
@@ -64,12 +65,18 @@ svtpm_err seal_hdr_parse(const uint8_t *buf, size_t avail, struct seal_hdr *h)
     rd_bytes(&r, h->tenant, 32);
     h->bind_gen = rd_be32(&r);
     h->flags = rd_be32(&r);
-    const uint8_t *rsv2 = rd_ptr(&r, SEAL_HDR_LEN - 184);
+    const uint8_t *tie = rd_ptr(&r, 8);
+    h->clock_tie = tie ? (int64_t)get_be64(tie) : 0;
+    const uint8_t *rsv2 = rd_ptr(&r, SEAL_HDR_LEN - 192);
     if (!rd_ok(&r))
         return SVTPM_E_TRUNCATED;
     if (h->version != SEAL_FORMAT_V2 || hdr_len != SEAL_HDR_LEN)
         return SVTPM_E_FORMAT;
-    if (!all_zero(rsv1, 2) || !all_zero(rsv2, SEAL_HDR_LEN - 184) || (h->flags & ~SEAL_F_NRS))
+    if (!all_zero(rsv1, 2) || !all_zero(rsv2, SEAL_HDR_LEN - 192) ||
+        (h->flags & ~(SEAL_F_NRS | SEAL_F_CLOCK_TIE)))
+        return SVTPM_E_FORMAT;
+    /* the tie only in a permanent-state migration blob; else the bytes are zero */
+    if ((h->flags & SEAL_F_CLOCK_TIE) ? h->kind != SEAL_KIND_MIG_PERMALL : !all_zero(tie, 8))
         return SVTPM_E_FORMAT;
     if (h->kind < SEAL_KIND_PERMALL || h->kind > SEAL_KIND_NRS)
         return SVTPM_E_FORMAT;

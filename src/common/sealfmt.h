@@ -65,11 +65,16 @@ struct seal_hdr {
     uint8_t tenant[32];         /* SHA-256 of the tenant key; zero when unbound */
     uint32_t bind_gen;          /* binding manifest generation; 0 when unbound */
     uint32_t flags;             /* SEAL_F_* */
+    int64_t clock_tie;          /* with SEAL_F_CLOCK_TIE (bytes 184..191) */
 };
 
 /* Written under rollback protection: its version is in the non-rollback
  * store, so a store without this vTPM's entry is a replaced store. */
 #define SEAL_F_NRS 0x1u
+/* A migration blob of the permanent state (kind SEAL_KIND_MIG_PERMALL only)
+ * that carries the TPM clock's tie to the time authority (nrs.h
+ * clock_offset), so the destination's run gets no new lead. */
+#define SEAL_F_CLOCK_TIE 0x2u
 
 void seal_hdr_pack(const struct seal_hdr *h, uint8_t out[SEAL_HDR_LEN]);
 /* Parses and checks magic, version, header length, reserved bytes and that

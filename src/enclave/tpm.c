@@ -377,6 +377,7 @@ uint32_t tpm_get_stateblob(struct tpm *t, uint32_t type, uint8_t *out, uint32_t 
         store_delete(t->store, STATE_FILE_VOLATILE);   /* as swtpm: fetched means consumed */
     struct seal_hdr h = { .kind = mig_kind(type), .seq = t->store->f[STATE_FILE_PERMALL].seq };
     store_stamp(t->store, &h);
+    tpmclock_blob_tie(t, &h);
     if (crypto_random(h.key_id, 32) == SVTPM_OK &&
         seal_record(t->store->plat, &h, plain, plen, out, cap) == SVTPM_OK) {
         *len = (uint32_t)seal_rec_len(plen);
@@ -461,6 +462,10 @@ uint32_t tpm_set_stateblob(struct tpm *t, uint32_t type, const uint8_t *blob, ui
         err = rollback_reapply(t->store, plain, plen);
     if (!err && type == PTM_BLOB_TYPE_PERMANENT)
         err = tpmclock_loading(t, plain, plen);
+    if (!err && type == PTM_BLOB_TYPE_PERMANENT) {
+        t->blob_tie_known = (h.flags & SEAL_F_CLOCK_TIE) != 0;
+        t->blob_tie = h.clock_tie;
+    }
     if (err) {
         elog(t->oc, LOG_ERR, "incoming %s state blob refused: %s",
              type == PTM_BLOB_TYPE_PERMANENT ? "permanent" : "volatile", svtpm_strerror(err));

@@ -40,6 +40,10 @@ struct tpm {
     bool start_clock_known;     /* the permanent state's clock as this power-on loads it */
     uint64_t start_clock;
     uint64_t lease_ms;          /* unbound: the lease the permanent state carries */
+    bool blob_tie_known;        /* an incoming permanent blob carried the clock's tie */
+    int64_t blob_tie;
+    bool tie_known;             /* the tie this power-on holds the clock to (eclock_carry) */
+    int64_t tie;
 };
 
 #define TPM2_CC_SHUTDOWN 0x145u

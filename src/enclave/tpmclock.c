@@ -2,6 +2,7 @@
 #include "bytes.h"
 #include "eclock.h"
 #include "rollback.h"
+#include "sealfmt.h"
 #include "tpm.h"
 #include "tpmstate.h"
 
@@ -56,11 +57,29 @@ void tpmclock_powered(struct tpm *t)
     t->clock_sampled = false;
     if (!t->start_clock_known)
         t->lease_ms = 0;   /* a new TPM */
-    /* tie the clock to the time authority as the last run left it, so this
-     * run gets no new lead */
-    if (t->start_clock_known && rb->active && rb->have_entry && (rb->e.da_flags & NRS_CLOCK_OFFSET))
-        eclock_carry(rb->e.clock_offset, t->start_clock);
+    /* tie the clock to the time authority as the last run left it (here, or
+     * on the host a migration blob came from: the tighter), so this run
+     * gets no new lead */
+    t->tie_known = t->start_clock_known && rb->active && rb->have_entry && (rb->e.da_flags & NRS_CLOCK_OFFSET);
+    t->tie = t->tie_known ? rb->e.clock_offset : 0;
+    if (t->start_clock_known && t->blob_tie_known && (!t->tie_known || t->blob_tie > t->tie)) {
+        t->tie = t->blob_tie;
+        t->tie_known = true;
+        elog(t->oc, LOG_INFO, "the TPM clock's tie to the time authority came with the migration blob");
+    }
+    if (t->tie_known)
+        eclock_carry(t->tie, t->start_clock);
     t->start_clock_known = false;
+    t->blob_tie_known = false;
+}
+
+void tpmclock_blob_tie(const struct tpm *t, struct seal_hdr *h)
+{
+    const struct rollback *rb = &t->store->rb;
+    if (h->kind == SEAL_KIND_MIG_PERMALL && rb->active && rb->have_entry && (rb->e.da_flags & NRS_CLOCK_OFFSET)) {
+        h->flags |= SEAL_F_CLOCK_TIE;
+        h->clock_tie = rb->e.clock_offset;
+    }
 }
 
 svtpm_err tpmclock_storing(struct tpm *t, const uint8_t *perm, uint32_t len, uint8_t **copy)
@@ -127,10 +146,15 @@ static svtpm_err lease_at(struct tpm *t, uint64_t lease, const uint64_t *clock, 
     const struct rollback *rb = &t->store->rb;
     int64_t offset;
     bool tied = clock && eclock_offset(*clock, at_ns, &offset);
-    if (tied && jumped)
+    if (tied && jumped) {
         eclock_carry(offset, *clock);
-    else if (tied && (rb->e.da_flags & NRS_CLOCK_OFFSET) && rb->e.clock_offset > offset)
-        offset = rb->e.clock_offset;
+        t->tie_known = false;   /* re-tied */
+    } else if (tied) {
+        if ((rb->e.da_flags & NRS_CLOCK_OFFSET) && rb->e.clock_offset > offset)
+            offset = rb->e.clock_offset;
+        if (t->tie_known && t->tie > offset)
+            offset = t->tie;   /* (a migration blob's, not yet recorded here) */
+    }
     return rollback_clock_lease(t->store, lease, tied ? &offset : NULL);
 }
 

@@ -36,4 +36,10 @@ void tpmclock_saving(struct tpm *t);
  * the lease (the caller frees it); else *copy is NULL. */
 svtpm_err tpmclock_storing(struct tpm *t, const uint8_t *perm, uint32_t len, uint8_t **copy);
 
+/* An outgoing permanent-state blob (header h, about to be sealed): a bound
+ * vTPM's tie to the time authority goes with it (SEAL_F_CLOCK_TIE), so the
+ * destination holds its clock to it as a restart here would. */
+struct seal_hdr;
+void tpmclock_blob_tie(const struct tpm *t, struct seal_hdr *h);
+
 #endif

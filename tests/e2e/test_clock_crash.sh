@@ -17,13 +17,14 @@
 #   - with a time authority pinned, six kill -9 / restart cycles in a row
 #     move the clock by at most real time + the lease span + max_lead (the
 #     counter store carries the clock's tie to the authority; without it
-#     each restart would gain up to 5 s);
+#     each restart would gain up to 5 s), and a migration to another counter
+#     store takes the tie along in the permanent blob;
 #   - Debian's swtpm, same sequence: the clock goes back after kill -9.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_state.sh"
 . "$(dirname "$0")/lib_da.sh"
 st_require_svtpm
-e2e_require tpm2_readclock tpm2_clear tpm2_getrandom
+e2e_require tpm2_readclock tpm2_clear tpm2_getrandom swtpm_ioctl
 bound_setup
 run_ok "bind" "$TENANT" bind --key t.key --vtpm-id "$(st_new_uuid)" --image img \
   --enclave-sigstruct "$SIG" --policy strict --out m
@@ -119,6 +120,24 @@ r1=$(date +%s%3N)
 note "6 crash-restarts with a time authority: TPM clock +$((last - c0)) ms in $((r1 - r0)) ms of real time"
 [ $((last - c0)) -le $((r1 - r0 + 5000 + 5000 + 1000)) ] || \
   fail "crash loops rushed the TPM clock: +$((last - c0)) ms in $((r1 - r0)) ms (allowed: lease 5 s + lead 5 s)"
+
+# A migration to another host (another counter store, another state
+# directory): the permanent blob carries the clock's tie, the destination
+# holds its clock to it, and ReadClock does not go back.
+use_for 1; before=$CLK
+ctl() { swtpm_ioctl --tcp "127.0.0.1:$VTPM_CTRL_PORT" "$@"; }
+ctl --save permanent p.blob >/dev/null && ctl --save volatile v.blob >/dev/null || fail "save blobs"
+vtpm_kill9
+mkdir -p "$WORK/counters2"
+VTPM_STATE=$WORK/stm
+SVTPM_COUNTERS=$WORK/counters2 E2E_FLAGS=not-need-init vtpm_start "${T[@]}"
+ctl --stop >/dev/null && ctl --load permanent p.blob >/dev/null && ctl --load volatile v.blob >/dev/null &&
+  ctl -i >/dev/null || fail "load blobs on the other host"
+clock_ms
+note "migrated to another counter store: clock $before -> $CLK ms"
+[ "$CLK" -ge "$before" ] || fail "the TPM clock went back across the migration: $before -> $CLK"
+grep -q "tie to the time authority came with the migration blob" "$VTPM_LOG" ||
+  fail "the destination did not take the clock's tie from the blob"
 vtpm_stop || fail stop
 
 # --- swtpm, same crash ---------------------------------------------------------------

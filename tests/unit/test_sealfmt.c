@@ -74,6 +74,7 @@ static void assert_hdr_equal(const struct seal_hdr *a, const struct seal_hdr *b)
     assert_memory_equal(a->tenant, b->tenant, 32);
     assert_int_equal(a->bind_gen, b->bind_gen);
     assert_int_equal(a->flags, b->flags);
+    assert_true(a->clock_tie == b->clock_tie);
 }
 
 static void test_constants(void **state)
@@ -254,6 +255,40 @@ static void test_pack_ignores_caller_garbage(void **state)
     assert_int_equal(seal_hdr_parse(b, seal_rec_len(7), &g), SVTPM_OK);
 }
 
+/* SEAL_F_CLOCK_TIE: bytes 184..191 carry the clock's tie, only in a
+ * permanent-state migration blob; without the flag they stay zero, and pack
+ * writes zeros whatever clock_tie holds. */
+static void test_clock_tie(void **state)
+{
+    struct seal_hdr h = sample(10), g;
+    uint8_t b[SEAL_HDR_LEN];
+    h.kind = SEAL_KIND_MIG_PERMALL;
+    h.flags = SEAL_F_NRS | SEAL_F_CLOCK_TIE;
+    h.clock_tie = -1788000000123LL;
+    seal_hdr_pack(&h, b);
+    assert_true(get_be64(b + OFF_RSV2) == (uint64_t)h.clock_tie);
+    assert_int_equal(seal_hdr_parse(b, seal_rec_len(10), &g), SVTPM_OK);
+    assert_hdr_equal(&h, &g);
+    /* any other kind with the flag: refused */
+    const uint32_t others[] = { SEAL_KIND_PERMALL, SEAL_KIND_VOLATILE, SEAL_KIND_MIG_VOLATILE, SEAL_KIND_NRS };
+    for (size_t k = 0; k < 4; k++) {
+        h.kind = others[k];
+        seal_hdr_pack(&h, b);
+        assert_int_equal(seal_hdr_parse(b, seal_rec_len(10), &g), SVTPM_E_FORMAT);
+    }
+    /* without the flag the field is not written, and bytes there are refused */
+    h.kind = SEAL_KIND_MIG_PERMALL;
+    h.flags = SEAL_F_NRS;
+    seal_hdr_pack(&h, b);
+    for (size_t i = OFF_RSV2; i < SEAL_HDR_LEN; i++)
+        assert_int_equal(b[i], 0);
+    assert_int_equal(seal_hdr_parse(b, seal_rec_len(10), &g), SVTPM_OK);
+    assert_true(g.clock_tie == 0);
+    /* an unknown flag bit */
+    put_be32(b + OFF_FLAGS, SEAL_F_NRS | 0x4u);
+    assert_int_equal(seal_hdr_parse(b, seal_rec_len(10), &g), SVTPM_E_FORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_payload_too_big),
         cmocka_unit_test(test_avail_too_small),
         cmocka_unit_test(test_pack_ignores_caller_garbage),
+        cmocka_unit_test(test_clock_tie),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
