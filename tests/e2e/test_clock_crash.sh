@@ -118,8 +118,11 @@ for i in 1 2 3 4 5 6; do
 done
 r1=$(date +%s%3N)
 note "6 crash-restarts with a time authority: TPM clock +$((last - c0)) ms in $((r1 - r0)) ms of real time"
-[ $((last - c0)) -le $((r1 - r0 + 5000 + 5000 + 1000)) ] || \
-  fail "crash loops rushed the TPM clock: +$((last - c0)) ms in $((r1 - r0)) ms (allowed: lease 5 s + lead 5 s)"
+# allowed: real time + the lease span + max_lead, + 3 s for how far the first
+# reading may lag authenticated time on a loaded machine (token round trips);
+# without the carried tie each restart adds up to 5 s (measured +30 s in 6.6 s)
+[ $((last - c0)) -le $((r1 - r0 + 5000 + 5000 + 3000)) ] || \
+  fail "crash loops rushed the TPM clock: +$((last - c0)) ms in $((r1 - r0)) ms (allowed: lease 5 s + lead 5 s + 3 s)"
 
 # A migration to another host (another counter store, another state
 # directory): the permanent blob carries the clock's tie, the destination
