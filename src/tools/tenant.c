@@ -35,10 +35,13 @@ static const char usage_text[] =
     "       [--enclave-signer HEX64[:PRODID[:MINSVN]]]...     allow an MRSIGNER\n"
     "       [--enclave-mrenclave HEX64[:PRODID[:MINSVN]]]...  allow an MRENCLAVE\n"
     "       [--generation N (1)] [--created UNIXSECONDS (now)]\n"
-    "       [--resume charge|budget|free (free)]  charge: a resume from volatile state (migration,\n"
+    "       [--resume charge|budget|free]       charge: a resume from volatile state (migration,\n"
     "                                          restore) after a DA-protected use costs a failed try;\n"
     "                                          budget: one such resume per recoveryTime is free, the\n"
-    "                                          others are charged (needs --time-authority)\n"
+    "                                          others are charged (needs --time-authority);\n"
+    "                                          free: resumes cost nothing, so a host that discards\n"
+    "                                          unacknowledged writes can guess PINs without limit.\n"
+    "                                          Default: budget with --time-authority, free without\n"
     "       [--time-authority PUB]             trust this time authority's tokens (its raw 32-byte\n"
     "                                          Ed25519 key: svtpm-timeauth pubkey)\n"
     "       at least one enclave entry, up to 8; PRODID defaults to 1, MINSVN to 0\n"
@@ -187,10 +190,19 @@ static int cmd_bind(const struct args *a)
     else
         rc = 0;
     m.generation = (uint32_t)gen;
-    if (a->one[O_RESUME] && !strcmp(a->one[O_RESUME], "charge"))
+    /* The budget is the balanced answer to the write oracle, so it is the
+     * default wherever the TPM clock can meter it; charge would cost every
+     * legitimate migration a failed try, so it is only ever asked for. */
+    const char *resume = a->one[O_RESUME] ? a->one[O_RESUME] : a->one[O_TIMEAUTH] ? "budget" : "free";
+    if (!strcmp(resume, "charge"))
         m.flags |= MANIFEST_F_CHARGE_RESUME;
-    if (a->one[O_RESUME] && !strcmp(a->one[O_RESUME], "budget"))
+    if (!strcmp(resume, "budget"))
         m.flags |= MANIFEST_F_RESUME_BUDGET;
+    if (rc == 0 && !a->one[O_RESUME] && !strcmp(resume, "free"))
+        fprintf(stderr, "svtpm-tenant: warning: resume policy free: a host that discards unacknowledged state "
+                        "writes and resumes the vTPM can guess DA-protected PINs without limit "
+                        "(docs/security.md, \"The write oracle\"); choose --resume charge, or pin a "
+                        "--time-authority for the default budget\n");
     if (rc == 0 && a->one[O_TIMEAUTH]) {
         uint8_t pub[33];
         ssize_t n = read_small(a->one[O_TIMEAUTH], pub, sizeof pub);

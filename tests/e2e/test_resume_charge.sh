@@ -106,7 +106,7 @@ vtpm_stop || fail stop
 # clock of the new process started below the old one's readings, and then
 # every failed try was forgiven; 1 resume in 6-8 did it)
 run_ok "bind (free, time authority)" "$TENANT" bind --key t.key --vtpm-id "$(st_new_uuid)" --image img \
-  --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --out m.fta
+  --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --resume free --out m.fta
 F=(--binding manifest=m.fta --vm-image img --time-authority "tcp=127.0.0.1:$TA_PORT")
 VTPM_STATE=$WORK/fta
 vtpm_start "${F[@]}"

@@ -54,7 +54,14 @@ assert_eq 1700000000 "$(field created:)" "created shown"
 assert_eq 2 "$(field images:)" "image count"
 assert_eq "$(sha256_hex kernel.img)" "$(field 'image[0]:')" "digest of the first image"
 assert_eq "$(sha256_hex cmdline.img)" "$(field 'image[1]:')" "digest of the second image"
-assert_eq free "$(field resume:)" "resume policy by default"
+assert_eq free "$(field resume:)" "resume policy by default, without a time authority"
+run_ok "bind again (for its warning)" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --out m.free
+assert_match "warning: resume policy free" "$(cat "$E2E_ERR")" "an implicit free policy is warned about"
+run_ok "bind --resume free" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --resume free --out m.free
+[ ! -s "$E2E_ERR" ] || fail "an explicit --resume free was warned about: $(cat "$E2E_ERR")"
+run_ok "show the manifest again" "$TENANT" show manifest.bin
 # the enclave entry: MRSIGNER = SHA-256 of the SIGSTRUCT's signer key (bytes 48..79),
 # its product id (u16 at 10) and SVN (u16 at 12) as the minimum
 dd if="$SIG" of=signer.raw bs=1 skip=48 count=32 2>/dev/null
@@ -103,6 +110,15 @@ run_ok "bind --resume budget" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" 
   --enclave-sigstruct "$SIG" --policy strict --resume budget --time-authority ta.pub --out m.budget
 run_ok "show it" "$TENANT" show m.budget
 assert_eq budget "$(field resume:)" "resume policy budget"
+run_ok "bind with --time-authority, no --resume" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --out m.tadef
+[ ! -s "$E2E_ERR" ] || fail "the default budget was warned about: $(cat "$E2E_ERR")"
+run_ok "show it" "$TENANT" show m.tadef
+assert_eq budget "$(field resume:)" "resume policy by default, with a time authority"
+run_ok "bind with --time-authority --resume free" "$TENANT" bind --key key.pem --vtpm-id "$VTPM_ID" \
+  --enclave-sigstruct "$SIG" --policy strict --time-authority ta.pub --resume free --out m.tafree
+run_ok "show it" "$TENANT" show m.tafree
+assert_eq free "$(field resume:)" "an explicit free policy with a time authority"
 
 # --- authorize-restore --------------------------------------------------------------
 note "restore authorisations"
