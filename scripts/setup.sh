@@ -9,6 +9,7 @@ PKGS=(
   swtpm swtpm-tools tpm2-tools
   qemu-system-x86 qemu-utils busybox-static cpio xz-utils
   procps psmisc util-linux iproute2 socat xxd python3 python3-cryptography faketime
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 )
 
 missing=()

@@ -284,3 +284,53 @@ vm_qmp_close() {
 vm_lines() {   # vm_lines NAME TAG
   tr -d '\r' <"$WORK/$1.serial" | grep -a "^$2 .* end\$"
 }
+
+# ---- the guest's svtpm.mode=migrate loop: TPM2_PCR_Extend(16, D) + PCR_Read(16) ----
+# vm_mig_init: D (the digest, from the guest's /init) and the expected chain.
+vm_mig_init() {
+  VM_MIG_D=$(sed -n 's/^ *D=\([0-9a-f]\{64\}\)$/\1/p' "$VM_TOP/tests/vm/guest-init.sh")
+  [ -n "$VM_MIG_D" ] || vm_fail "cannot find the PCR16 digest D= in tests/vm/guest-init.sh"
+  if command -v xxd >/dev/null 2>&1; then VM_XXD=(xxd); else VM_XXD=(busybox xxd); fi
+  VM_MIG_RE='^SVTPM-MIG iter=[0-9]+ .* end$'
+  VM_MIG_EXPECT=(0000000000000000000000000000000000000000000000000000000000000000)
+}
+
+# vm_mig_expect_upto N: VM_MIG_EXPECT[N] is PCR16 after N extends, H^N(0) with
+# H(x) = SHA-256(x || D).
+vm_mig_expect_upto() {
+  local n=$1 h
+  while [ "${#VM_MIG_EXPECT[@]}" -le "$n" ]; do
+    h=${VM_MIG_EXPECT[$((${#VM_MIG_EXPECT[@]} - 1))]}
+    VM_MIG_EXPECT+=("$(printf '%s%s' "$h" "$VM_MIG_D" | "${VM_XXD[@]}" -r -p | sha256sum | cut -c1-64)")
+  done
+}
+
+# vm_mig_check NAME: every complete SVTPM-MIG line of NAME's console is
+# consistent (each TPM command succeeded, iterations consecutive, PCR16 on
+# the chain, pcrUpdateCounter unchanged); sets CL_FIRST, CL_LAST
+# (iterations) and CL_UPD (the last pcrUpdateCounter).
+vm_mig_check() {
+  local name=$1 line it rc1 rc2 upd pcr prev='' first='' prevupd='' lines
+  mapfile -t lines < <(vm_lines "$name" SVTPM-MIG)
+  for line in "${lines[@]}"; do
+    [[ $line =~ ^SVTPM-MIG\ iter=([0-9]+)\ extend_rc=([^ ]*)\ read_rc=([^ ]*)\ update=([^ ]*)\ pcr16=([^ ]*)\ end$ ]] \
+      || vm_fail "$name: malformed guest line '$line'"
+    it=${BASH_REMATCH[1]} rc1=${BASH_REMATCH[2]} rc2=${BASH_REMATCH[3]}
+    upd=${BASH_REMATCH[4]} pcr=${BASH_REMATCH[5],,}
+    [ "$rc1" = 00000000 ] || vm_fail "$name: TPM2_PCR_Extend failed in iteration $it (rc=$rc1): '$line'"
+    [ "$rc2" = 00000000 ] || vm_fail "$name: TPM2_PCR_Read failed in iteration $it (rc=$rc2): '$line'"
+    [ -z "$prev" ] || [ "$it" -eq $((prev + 1)) ] || vm_fail "$name: iteration $it follows $prev"
+    [[ $upd =~ ^[0-9a-f]{8}$ ]] || vm_fail "$name: bad pcrUpdateCounter in '$line'"
+    # PCR16 is a debug PCR: extending it does not bump pcrUpdateCounter, so the
+    # counter stays what the firmware's extends left (also across a migration).
+    [ -z "$prevupd" ] || [ "$upd" = "$prevupd" ] \
+      || vm_fail "$name: pcrUpdateCounter changed from $prevupd to $upd in iteration $it"
+    vm_mig_expect_upto "$it"
+    [ "$pcr" = "${VM_MIG_EXPECT[$it]}" ] \
+      || vm_fail "$name: PCR16 after $it extends is $pcr, expected ${VM_MIG_EXPECT[$it]}"
+    [ -n "$first" ] || first=$it
+    prev=$it prevupd=$upd
+  done
+  [ -n "$first" ] || vm_fail "$name: no complete SVTPM-MIG line"
+  CL_FIRST=$first CL_LAST=$prev CL_UPD=$prevupd
+}

@@ -40,50 +40,7 @@ if [ "${MIGRATE_BOUND:-0}" = 1 ]; then
   vm_log "bound: policy strict, counter store $WORK/counters"
 fi
 
-# The digest the guest extends PCR16 with, taken from the guest's /init.
-D=$(sed -n 's/^ *D=\([0-9a-f]\{64\}\)$/\1/p' "$VM_TOP/tests/vm/guest-init.sh")
-[ -n "$D" ] || vm_fail "cannot find the PCR16 digest D= in tests/vm/guest-init.sh"
-ZERO=0000000000000000000000000000000000000000000000000000000000000000
-if command -v xxd >/dev/null 2>&1; then XXD=(xxd); else XXD=(busybox xxd); fi
-MIG_RE='^SVTPM-MIG iter=[0-9]+ .* end$'
-
-# Expected PCR16 after n extends: EXPECT[n].
-EXPECT=("$ZERO")
-expect_upto() {
-  local n=$1 h
-  while [ "${#EXPECT[@]}" -le "$n" ]; do
-    h=${EXPECT[$((${#EXPECT[@]} - 1))]}
-    EXPECT+=("$(printf '%s%s' "$h" "$D" | "${XXD[@]}" -r -p | sha256sum | cut -c1-64)")
-  done
-}
-
-# check_lines NAME: every complete SVTPM-MIG line of NAME's console is
-# consistent; sets CL_FIRST, CL_LAST (iterations) and CL_UPD (last pcrUpdateCounter).
-check_lines() {
-  local name=$1 line it rc1 rc2 upd pcr prev='' first='' prevupd='' lines
-  mapfile -t lines < <(vm_lines "$name" SVTPM-MIG)
-  for line in "${lines[@]}"; do
-    [[ $line =~ ^SVTPM-MIG\ iter=([0-9]+)\ extend_rc=([^ ]*)\ read_rc=([^ ]*)\ update=([^ ]*)\ pcr16=([^ ]*)\ end$ ]] \
-      || vm_fail "$name: malformed guest line '$line'"
-    it=${BASH_REMATCH[1]} rc1=${BASH_REMATCH[2]} rc2=${BASH_REMATCH[3]}
-    upd=${BASH_REMATCH[4]} pcr=${BASH_REMATCH[5],,}
-    [ "$rc1" = 00000000 ] || vm_fail "$name: TPM2_PCR_Extend failed in iteration $it (rc=$rc1): '$line'"
-    [ "$rc2" = 00000000 ] || vm_fail "$name: TPM2_PCR_Read failed in iteration $it (rc=$rc2): '$line'"
-    [ -z "$prev" ] || [ "$it" -eq $((prev + 1)) ] || vm_fail "$name: iteration $it follows $prev"
-    [[ $upd =~ ^[0-9a-f]{8}$ ]] || vm_fail "$name: bad pcrUpdateCounter in '$line'"
-    # PCR16 is a debug PCR: extending it does not bump pcrUpdateCounter, so the
-    # counter stays what the firmware's extends left (also across the migration).
-    [ -z "$prevupd" ] || [ "$upd" = "$prevupd" ] \
-      || vm_fail "$name: pcrUpdateCounter changed from $prevupd to $upd in iteration $it"
-    expect_upto "$it"
-    [ "$pcr" = "${EXPECT[$it]}" ] \
-      || vm_fail "$name: PCR16 after $it extends is $pcr, expected ${EXPECT[$it]}"
-    [ -n "$first" ] || first=$it
-    prev=$it prevupd=$upd
-  done
-  [ -n "$first" ] || vm_fail "$name: no complete SVTPM-MIG line"
-  CL_FIRST=$first CL_LAST=$prev CL_UPD=$prevupd
-}
+vm_mig_init
 
 wait_migrate_done() {   # polls query-migrate on the open QMP connection
   local i status
@@ -121,7 +78,7 @@ migrate_once() {   # migrate_once DEVICE
   t0=$(date +%s.%N)
   vm_start_vtpm "$src" "$VTPM_BIN" "$state"
   vm_start_qemu "$src" "$dev" migrate
-  vm_wait_serial "$src" "$MIG_RE" 4 "$VM_BOOT_TIMEOUT"
+  vm_wait_serial "$src" "$VM_MIG_RE" 4 "$VM_BOOT_TIMEOUT"
 
   vm_qmp_open "$src"
   vm_qmp '{"execute":"stop"}'
@@ -132,10 +89,10 @@ migrate_once() {   # migrate_once DEVICE
   vm_qmp_quit
   vm_finish "$src" 30
   [ -s "$mig" ] || vm_fail "$src: the migration stream $mig is empty"
-  check_lines "$src"
+  vm_mig_check "$src"
   sfirst=$CL_FIRST slast=$CL_LAST supd=$CL_UPD
   [ "$sfirst" = 1 ] || vm_fail "$src: the first complete iteration is $sfirst, not 1"
-  vm_log "$src: migrated out after iteration $slast (PCR16=${EXPECT[$slast]:0:16}…," \
+  vm_log "$src: migrated out after iteration $slast (PCR16=${VM_MIG_EXPECT[$slast]:0:16}…," \
          "stream $(( $(stat -c %s "$mig") / 1024 )) KiB)"
 
   vm_start_vtpm "$dst" "$VTPM_BIN" "$state"
@@ -144,14 +101,14 @@ migrate_once() {   # migrate_once DEVICE
   wait_incoming_done "$dst"
   vm_qmp '{"execute":"cont"}'
   case $VM_QMP_REPLY in *'"return"'*) ;; *) vm_fail "$dst: cont failed: $VM_QMP_REPLY";; esac
-  vm_wait_serial "$dst" "$MIG_RE" 6 60
+  vm_wait_serial "$dst" "$VM_MIG_RE" 6 60
   vm_qmp_quit
   vm_finish "$dst" 30
 
   if grep -aq 'Linux version\|SVTPM-INIT' "$WORK/$dst.serial"; then
     vm_fail "$dst: the guest rebooted instead of continuing after the migration"
   fi
-  check_lines "$dst"
+  vm_mig_check "$dst"
   dfirst=$CL_FIRST dlast=$CL_LAST dupd=$CL_UPD
   # The line being printed when the VM stopped may be split across both consoles.
   [ "$dfirst" -ge $((slast + 1)) ] && [ "$dfirst" -le $((slast + 2)) ] \
