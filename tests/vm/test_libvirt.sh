@@ -82,7 +82,11 @@ if [ -x "$(dirname "$real")/svtpm-enclave" ]; then
 else
   ln -s "$real" "$LV/bin/swtpm"
 fi
-[ -z "${RUNAS[*]}" ] || chown -R nobody:nogroup "$LV"
+if [ -n "${RUNAS[*]}" ]; then
+  chown -R nobody:nogroup "$LV"
+  "${RUNAS[@]}" test -w "$LV/home" ||
+    vm_skip "nobody cannot reach the work directory $LV (a private TMPDIR?): set TMPDIR to a directory others can traverse"
+fi
 
 "${RUNAS[@]}" "${LV_ENV[@]}" libvirtd --timeout 600 >"$WORK/libvirtd.out" 2>&1 </dev/null &
 LV_PID=$!
