@@ -35,7 +35,7 @@ static const char usage_text[] =
     "       [--enclave-signer HEX64[:PRODID[:MINSVN]]]...     allow an MRSIGNER\n"
     "       [--enclave-mrenclave HEX64[:PRODID[:MINSVN]]]...  allow an MRENCLAVE\n"
     "       [--generation N (1)] [--created UNIXSECONDS (now)]\n"
-    "       [--resume charge|budget|free]       charge: a resume from volatile state (migration,\n"
+    "       [--resume charge|budget|free]      charge: a resume from volatile state (migration,\n"
     "                                          restore) after a DA-protected use costs a failed try;\n"
     "                                          budget: one such resume per recoveryTime is free, the\n"
     "                                          others are charged (needs --time-authority);\n"
