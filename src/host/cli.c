@@ -1,3 +1,4 @@
+#include "bindings.h"
 #include "config.h"
 #include "optval.h"
 
@@ -18,7 +19,7 @@ enum {
     O_CTRL = 1000, O_SERVER, O_TPMSTATE, O_TPM2, O_LOG, O_LOCALITY, O_KEY, O_MIGKEY, O_PID,
     O_SECCOMP, O_FLAGS, O_MIGRATION, O_PRINTCAPS, O_PRINTSTATES, O_VTPMID, O_PLATKEY,
     O_ENCLAVE, O_ENCSECCOMP, O_IMPORT, O_PROFILE, O_PRINTPROFILES, O_PRINTINFO, O_PCAP,
-    O_BINDING, O_VMIMAGE, O_AUDIT, O_COUNTERS, O_RESTOREAUTH, O_TIMEAUTH,
+    O_BINDING, O_VMIMAGE, O_AUDIT, O_COUNTERS, O_RESTOREAUTH, O_TIMEAUTH, O_BINDINGS,
 };
 
 static const struct option longopts[] = {
@@ -59,6 +60,7 @@ static const struct option longopts[] = {
     { "counters", required_argument, NULL, O_COUNTERS },
     { "time-authority", required_argument, NULL, O_TIMEAUTH },
     { "restore-auth", required_argument, NULL, O_RESTOREAUTH },
+    { "bindings", required_argument, NULL, O_BINDINGS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -479,6 +481,7 @@ int config_parse(struct config *c, int argc, char **argv)
         case O_TIMEAUTH:
             rc = parse_one_path(c, optarg, "--time-authority", "tcp", &c->time_authority);
             break;
+        case O_BINDINGS: rc = parse_one_path(c, optarg, "--bindings", "dir", &c->bindings_dir); break;
         case O_VMIMAGE:
             if (c->n_vm_images == sizeof c->vm_images / sizeof c->vm_images[0])
                 rc = bad(c, "--vm-image: at most %zu images", sizeof c->vm_images / sizeof c->vm_images[0]);
@@ -512,6 +515,14 @@ int config_parse(struct config *c, int argc, char **argv)
         return bad(c, "missing --tpmstate dir=...");
     if (c->print_states)
         return 0;
+    if (!c->bindings_dir) {
+        const char *env = getenv("SVTPM_BINDINGS");
+        if (env && *env)
+            c->bindings_dir = strdup(env);
+    }
+    char why[512];
+    if (bindings_apply(c, why, sizeof why))
+        return bad(c, "%s", why);
     if (c->n_vm_images && !c->manifest)
         return bad(c, "--vm-image needs --binding manifest=...: the image is checked against it");
     if (c->time_authority && !c->manifest)
@@ -566,6 +577,7 @@ void config_free(struct config *c)
     free(c->counters);
     free(c->time_authority);
     free(c->restore_auth);
+    free(c->bindings_dir);
 }
 
 void config_usage(const struct config *c, int fd)
@@ -628,6 +640,10 @@ void config_usage(const struct config *c, int fd)
         "                               (svtpm-tenant authorize-restore; policy snapshot)\n"
         "  --audit file=FILE            append an audit record (JSON line) per refused attack\n"
         "                               (always also logged)\n"
+        "  --bindings dir=DIR           without --binding: bind with DIR/<id>/manifest, the\n"
+        "                               images DIR/<id>/image.0.. and DIR/<id>/restore-auth\n"
+        "                               when present; <id> is --vtpm-id or the UUID of a\n"
+        "                               libvirt state path .../<UUID>/tpm2 ($SVTPM_BINDINGS)\n"
         "\n"
         "Not supported (refused with a message): TPM 1.2, chardev/cuse, --migration,\n"
         "--chroot, profiles, --pcap, non-directory state backends.\n"

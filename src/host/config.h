@@ -65,6 +65,7 @@ struct config {
     char *restore_auth;        /* --restore-auth file=: a tenant's restore authorisation */
     char *counters;            /* --counters dir=: the host-wide counter store ("none": off) */
     char *time_authority;      /* --time-authority tcp=HOST:PORT: where time tokens come from */
+    char *bindings_dir;        /* --bindings dir=: per-vTPM-id manifests (bindings.h) */
 };
 
 /* Parses argv for `socket`. Returns 0 on success, else prints the reason to

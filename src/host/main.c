@@ -79,13 +79,17 @@ static int run_socket(struct config *c)
     }
     if (server_spawn_enclave(&s))
         goto out_server;
-    if (server_open_sockets(&s))
-        goto out_server;
     if (sandbox_apply((enum sandbox_action)c->seccomp_action))
         goto out_server;
-    if (proc_write_pidfile(c, pidpath, sizeof pidpath))
-        goto out_server;
+    /* The binding and the state are judged before any socket exists: a
+     * starter that waits for the socket (libvirt) then sees a refused start
+     * as the process exiting, with the audit record written, instead of
+     * starting QEMU against a vTPM that is about to refuse. */
     if (server_start_tpm(&s))
+        goto out_server;
+    if (server_open_sockets(&s))
+        goto out_server;
+    if (proc_write_pidfile(c, pidpath, sizeof pidpath))
         goto out_server;
     hlog(2, "%s %s ready", c->progname, SVTPM_VERSION);
     proc_daemon_ready(ready_fd);

@@ -20,6 +20,13 @@
 #      over (CMD_GET/SET_STATEBLOB): the guest's PCR_Extend/PCR_Read loop
 #      goes on without a reboot, every command succeeds, PCR16 stays on its
 #      hash chain.
+#   5. a vTPM bound through a bindings directory (SVTPM_BINDINGS in libvirt's
+#      environment; DIR/<domain uuid>/manifest, image.0 and image.1 the
+#      guest's kernel and initrd, policy strict): libvirt provisions and boots
+#      it bound, and once the host puts back a copy of its state from an
+#      earlier boot, `virsh start` fails: svtpm refuses the rollback
+#      (AUDIT attack=rollback in libvirt's vTPM log) and leaves the files as
+#      they were (svtpm only).
 # The domain is type 'qemu' (TCG): the unprivileged libvirt cannot open /dev/kvm.
 # libvirt runs as a session daemon (qemu:///session) in the work directory,
 # so the host's libvirt configuration is neither needed nor touched; as root
@@ -37,6 +44,7 @@ vm_mig_init
 LV=$WORK/lv
 DOM=svtpm-vmtest-$$
 UUID=$(cat /proc/sys/kernel/random/uuid)
+DOMS=("$DOM")
 LV_PID=
 RUNAS=()
 if [ "$(id -u)" = 0 ]; then
@@ -46,13 +54,17 @@ if [ "$(id -u)" = 0 ]; then
 fi
 LV_ENV=(env -i HOME="$LV/home" XDG_RUNTIME_DIR="$LV/run" XDG_CONFIG_HOME="$LV/cfg"
         XDG_DATA_HOME="$LV/data" XDG_CACHE_HOME="$LV/cache" PATH="$LV/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        SVTPM_PLATFORM_KEY="$LV/platform.key")
+        SVTPM_PLATFORM_KEY="$LV/platform.key" SVTPM_BINDINGS="$LV/bindings" SVTPM_COUNTERS="$LV/counters")
 V() { "${RUNAS[@]}" "${LV_ENV[@]}" virsh -q -c qemu:///session "$@"; }
 
 lv_cleanup() {
+  local d
   if [ -n "$LV_PID" ]; then
-    V destroy "$DOM" >/dev/null 2>&1
-    V undefine "$DOM" >/dev/null 2>&1
+    for d in "${DOMS[@]}"; do
+      V destroy "$d" >/dev/null 2>&1
+      # (undefining removes the domain's TPM state: kept for VM_KEEP=1)
+      [ "${VM_KEEP:-0}" = 1 ] || V undefine "$d" >/dev/null 2>&1
+    done
     kill "$LV_PID" 2>/dev/null
     wait "$LV_PID" 2>/dev/null
   fi
@@ -69,7 +81,7 @@ trap 'lv_cleanup; vm_cleanup' EXIT
 
 # The binaries, the guest and every file libvirt writes live in $LV, owned by
 # whoever runs libvirt (the build tree may not be readable by nobody).
-mkdir -p "$LV"/{bin,home,run,cfg,data,cache,img}
+mkdir -p "$LV"/{bin,home,run,cfg,data,cache,img,bindings,counters}
 chmod 0700 "$LV/run"
 cp "$VM_DIR/vmlinuz" "$VM_DIR/initrd.img" "$LV/img/"
 real=$(readlink -f "$VTPM_BIN")
@@ -231,5 +243,49 @@ vm_mig_check mig
 [ "$CL_FIRST" = 1 ] || vm_fail "the first complete iteration is $CL_FIRST, not 1"
 [ "$CL_UPD" = "$upd" ] || vm_fail "pcrUpdateCounter changed across save/restore ($upd -> $CL_UPD)"
 vm_log "virsh save after iteration $before, restore: iterations up to $CL_LAST, every TPM command ok, PCR16 chain intact"
+
+# 5. A bound vTPM under libvirt, and the rollback of its state refused.
+if [ "$SVTPM" = 1 ]; then
+  tenant=$(dirname "$real")/svtpm-tenant
+  [ -x "$tenant" ] || vm_fail "$tenant not built"
+  DOM=svtpm-vmtest-bound-$$ UUID=$(cat /proc/sys/kernel/random/uuid)
+  DOMS+=("$DOM")
+  STATE=$LV/cfg/libvirt/qemu/swtpm/$UUID/tpm2
+  VLOG=$LV/cache/libvirt/qemu/log/$DOM-swtpm.log
+  B=$LV/bindings/$UUID
+  mkdir -p "$B"
+  "$tenant" keygen --out "$WORK/tenant.key" >/dev/null || vm_fail "svtpm-tenant keygen failed"
+  "$tenant" bind --key "$WORK/tenant.key" --vtpm-id "$UUID" --image "$LV/img/vmlinuz" \
+    --image "$LV/img/initrd.img" --enclave-sigstruct "$LV/bin/svtpm-enclave.sig" --policy strict \
+    --out "$B/manifest" 2>/dev/null || vm_fail "svtpm-tenant bind failed"
+  ln -s "$LV/img/vmlinuz" "$B/image.0"
+  ln -s "$LV/img/initrd.img" "$B/image.1"
+  [ -z "${RUNAS[*]}" ] || chown -R nobody:nogroup "$LV/bindings"
+  lv_define "$DEV" pcrs bound1
+  V start "$DOM" >/dev/null || vm_fail "virsh start (bound) failed: $(grep -a 'AUDIT\|refus' "$VLOG" 2>/dev/null | tail -n 3)"
+  lv_wait_off "$VM_BOOT_TIMEOUT"
+  lv_pcrs bound1
+  # (libvirt logs the vTPM at swtpm's default level, which leaves out the
+  # enclave's "bound to tenant" line; the counter store shows the binding)
+  [ -s "$LV/counters/svtpm.nrs" ] || vm_fail "libvirt's vTPM did not run bound: it wrote no counter store"
+  cp -a "$STATE" "$WORK/state.old"
+  lv_define "$DEV" pcrs bound2
+  V start "$DOM" >/dev/null || vm_fail "virsh start (bound, second boot) failed"
+  lv_wait_off "$VM_BOOT_TIMEOUT"
+  lv_pcrs bound2
+  ! grep -q "AUDIT" "$VLOG" || vm_fail "audit records on legitimate boots: $(grep AUDIT "$VLOG" | head -n 2)"
+  # the host puts the state of the first boot back
+  cp -a "$WORK/state.old/." "$STATE/"
+  sum=$(cat "$STATE"/* | sha256sum)
+  lv_define "$DEV" pcrs bound3
+  if V start "$DOM" >/dev/null 2>"$WORK/bound3.err"; then
+    lv_wait_off "$VM_BOOT_TIMEOUT"
+    vm_fail "libvirt started the guest on a rolled-back vTPM state"
+  fi
+  grep -q "AUDIT: attack=rollback" "$VLOG" \
+    || vm_fail "no rollback audit record in libvirt's vTPM log: $(tail -n 3 "$VLOG")"
+  [ "$(cat "$STATE"/* | sha256sum)" = "$sum" ] || vm_fail "the refused start changed the state files"
+  vm_log "bound (bindings directory): two boots, then the state of boot 1 put back: virsh start refused ($(grep -o 'AUDIT: attack=rollback' "$VLOG" | head -n 1)), files untouched"
+fi
 vm_log "PASS ($(( $(date +%s) - t0 ))s)"
 exit 0
