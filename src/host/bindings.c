@@ -1,12 +1,15 @@
 #include "bindings.h"
 #include "config.h"
+#include "optval.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int hexval(char ch)
 {
@@ -62,6 +65,52 @@ static int have_file(const char *path)
     return S_ISREG(st.st_mode) ? 1 : -1;
 }
 
+/* The one line of a small file (its newline dropped): 1 read, 0 absent,
+ * -1 unreadable, too long or more than one line. */
+static int read_line(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    ssize_t n = read(fd, buf, cap);
+    close(fd);
+    if (n < 0 || (size_t)n == cap)
+        return -1;
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    buf[n] = 0;
+    return memchr(buf, '\n', (size_t)n) || strlen(buf) != (size_t)n ? -1 : 1;
+}
+
+/* DIR/<id>/time-authority: "tcp=HOST:PORT", as --time-authority takes it. */
+static int time_authority(struct config *c, const char *dir, char *why, size_t wl)
+{
+    static const char *const names[] = { "tcp", NULL };
+    char path[4200], line[256], err[256];
+    struct optval o;
+    snprintf(path, sizeof path, "%s/time-authority", dir);
+    int r = c->time_authority ? 0 : read_line(path, line, sizeof line);
+    if (r <= 0) {
+        if (r < 0)
+            snprintf(why, wl, "--bindings: %s: unreadable, or not one line", path);
+        return r < 0;
+    }
+    if (optval_parse(line, names, &o, err, sizeof err)) {
+        snprintf(why, wl, "--bindings: %s: %s", path, err);
+        return 1;
+    }
+    const char *v = optval_get(&o, "tcp");
+    int rc = 0;
+    if (v && *v) {
+        c->time_authority = strdup(v);
+    } else {
+        snprintf(why, wl, "--bindings: %s: expected tcp=HOST:PORT", path);
+        rc = 1;
+    }
+    optval_free(&o);
+    return rc;
+}
+
 int bindings_apply(struct config *c, char *why, size_t wl)
 {
     char dir[4096], path[4200], u[37];
@@ -78,8 +127,16 @@ int bindings_apply(struct config *c, char *why, size_t wl)
         snprintf(why, wl, "--bindings: the path %s/%s is too long", c->bindings_dir, u);
         return 1;
     }
-    if (stat(dir, &st) != 0 && errno == ENOENT)
-        return 0;   /* this vTPM is not bound */
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;   /* this vTPM is not bound */
+        snprintf(why, wl, "--bindings: cannot read %s: %s", dir, strerror(errno));
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(why, wl, "--bindings: %s is not a directory", dir);
+        return 1;
+    }
     snprintf(path, sizeof path, "%s/manifest", dir);
     if (have_file(path) != 1) {
         snprintf(why, wl, "--bindings: %s exists but %s is not a readable manifest file", dir, path);
@@ -103,5 +160,5 @@ int bindings_apply(struct config *c, char *why, size_t wl)
     snprintf(path, sizeof path, "%s/restore-auth", dir);
     if (!c->restore_auth && have_file(path) == 1)
         c->restore_auth = strdup(path);
-    return 0;
+    return time_authority(c, dir, why, wl);
 }

@@ -157,6 +157,39 @@ static void test_apply(void **state)
     assert_non_null(strstr(why, "image.2"));
     config_free(&c);
 
+    /* the time authority, one line as --time-authority takes it */
+    snprintf(p, sizeof p, "%s/image.2", f->entry);
+    assert_int_equal(rmdir(p), 0);
+    snprintf(p, sizeof p, "%s/time-authority", f->entry);
+    FILE *ta = fopen(p, "w");
+    assert_non_null(ta);
+    fputs("tcp=127.0.0.1:4711\n", ta);
+    fclose(ta);
+    cfg(&c, f->root, "/var/lib/libvirt/swtpm/" U "/tpm2");
+    assert_int_equal(bindings_apply(&c, why, sizeof why), 0);
+    assert_string_equal(c.time_authority, "127.0.0.1:4711");
+    config_free(&c);
+    const char *bad_ta[] = { "udp=1.2.3.4:5\n", "tcp=\n", "tcp=a:1\ntcp=b:2\n", "" };
+    for (size_t i = 0; i < sizeof bad_ta / sizeof bad_ta[0]; i++) {
+        ta = fopen(p, "w");
+        assert_non_null(ta);
+        fputs(bad_ta[i], ta);
+        fclose(ta);
+        cfg(&c, f->root, "/var/lib/libvirt/swtpm/" U "/tpm2");
+        assert_int_equal(bindings_apply(&c, why, sizeof why), 1);
+        assert_non_null(strstr(why, "time-authority"));
+        config_free(&c);
+    }
+    assert_int_equal(unlink(p), 0);
+
+    /* an entry that is not a directory */
+    snprintf(p, sizeof p, "%s/%s", f->root, "11111111-2222-3333-4444-555555555555");
+    put(p);
+    cfg(&c, f->root, "/var/lib/libvirt/swtpm/11111111-2222-3333-4444-555555555555/tpm2");
+    assert_int_equal(bindings_apply(&c, why, sizeof why), 1);
+    assert_non_null(strstr(why, "not a directory"));
+    config_free(&c);
+
     /* no id: a state path that is not libvirt's, and no --vtpm-id */
     cfg(&c, f->root, "/srv/vm1");
     assert_int_equal(bindings_apply(&c, why, sizeof why), 0);
