@@ -3,6 +3,7 @@
 #include "crypto.h"
 #include "seal.h"
 #include "sealfmt.h"
+#include "uuid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,13 +79,6 @@ static void hex(char *out, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
-static void uuid_str(char out[37], const uint8_t id[16])
-{
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11],
-             id[12], id[13], id[14], id[15]);
 }
 
 void store_reset(struct store *s)
@@ -177,7 +171,7 @@ static void open_slot(struct store *s, uint32_t file, const uint8_t *rec, uint32
 /* One audit record per refused replacement, naming the attack. */
 static void audit_foreign(struct store *s, uint32_t file, int slot, const struct slot_result *r)
 {
-    char a[65], b[65], ua[37], ub[37];
+    char a[65], b[65], ua[UUID_STR_LEN], ub[UUID_STR_LEN];
     const char *f = store_file_name(file);
     switch (r->fw) {
     case FW_TENANT:
@@ -189,8 +183,8 @@ static void audit_foreign(struct store *s, uint32_t file, int slot, const struct
                r->h.bind_gen ? a : "(none: unbound)", s->bind_gen ? b : "(none: unbound)");
         break;
     case FW_VTPM:
-        uuid_str(ua, r->h.vtpm_id);
-        uuid_str(ub, s->vtpm_id);
+        uuid_format(r->h.vtpm_id, ua);
+        uuid_format(s->vtpm_id, ub);
         eaudit(s->oc, "state-replacement", "sealed %s slot %c belongs to vTPM %s, this is vTPM %s: "
                "another vTPM's state refused", f, 'A' + slot, ua, ub);
         break;

@@ -1,8 +1,8 @@
 #include "bindings.h"
 #include "config.h"
 #include "optval.h"
+#include "uuid.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,31 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int hexval(char ch)
-{
-    return isdigit((unsigned char)ch) ? ch - '0' : tolower((unsigned char)ch) - 'a' + 10;
-}
-
-/* Exactly 8-4-4-4-12 hex digits (libvirt's form), n bytes long. */
-static bool parse_canonical_uuid(const char *s, size_t n, uint8_t id[16])
-{
-    if (n != 36)
-        return false;
-    unsigned k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-            continue;
-        }
-        if (!isxdigit((unsigned char)s[i]) || !isxdigit((unsigned char)s[i + 1]))
-            return false;
-        id[k++] = (uint8_t)(hexval(s[i]) << 4 | hexval(s[i + 1]));
-        i++;
-    }
-    return k == 16;
-}
 
 bool bindings_libvirt_id(const char *state_dir, uint8_t id[16])
 {
@@ -46,14 +21,7 @@ bool bindings_libvirt_id(const char *state_dir, uint8_t id[16])
     size_t end = n - 5, start = end;
     while (start > 0 && state_dir[start - 1] != '/')
         start--;
-    return parse_canonical_uuid(state_dir + start, end - start, id);
-}
-
-static void uuid_str(const uint8_t id[16], char out[37])
-{
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11],
-             id[12], id[13], id[14], id[15]);
+    return uuid_parse(state_dir + start, end - start, id);
 }
 
 /* 1 exists (regular file, or a symlink to one), 0 absent, -1 anything else. */
@@ -85,35 +53,23 @@ static int read_line(const char *path, char *buf, size_t cap)
 /* DIR/<id>/time-authority: "tcp=HOST:PORT", as --time-authority takes it. */
 static int time_authority(struct config *c, const char *dir, char *why, size_t wl)
 {
-    static const char *const names[] = { "tcp", NULL };
     char path[4200], line[256], err[256];
-    struct optval o;
     snprintf(path, sizeof path, "%s/time-authority", dir);
     int r = c->time_authority ? 0 : read_line(path, line, sizeof line);
-    if (r <= 0) {
-        if (r < 0)
-            snprintf(why, wl, "--bindings: %s: unreadable, or not one line", path);
+    if (r < 0)
+        snprintf(why, wl, "--bindings: %s: unreadable, or not one line", path);
+    if (r <= 0)
         return r < 0;
-    }
-    if (optval_parse(line, names, &o, err, sizeof err)) {
-        snprintf(why, wl, "--bindings: %s: %s", path, err);
-        return 1;
-    }
-    const char *v = optval_get(&o, "tcp");
-    int rc = 0;
-    if (v && *v) {
-        c->time_authority = strdup(v);
-    } else {
-        snprintf(why, wl, "--bindings: %s: expected tcp=HOST:PORT", path);
-        rc = 1;
-    }
-    optval_free(&o);
-    return rc;
+    svtpm_err e = optval_one(line, "tcp", &c->time_authority, err, sizeof err);
+    if (e)
+        snprintf(why, wl, "--bindings: %s: %s", path,
+                 e == SVTPM_E_INVAL ? err : e == SVTPM_E_NOTFOUND ? "expected tcp=HOST:PORT" : svtpm_strerror(e));
+    return e != SVTPM_OK;
 }
 
 int bindings_apply(struct config *c, char *why, size_t wl)
 {
-    char dir[4096], path[4200], u[37];
+    char dir[4096], path[4200], u[UUID_STR_LEN];
     uint8_t id[16];
     struct stat st;
     if (!c->bindings_dir || c->manifest)
@@ -122,7 +78,7 @@ int bindings_apply(struct config *c, char *why, size_t wl)
         memcpy(id, c->vtpm_id, 16);
     else if (!c->state_dir || !bindings_libvirt_id(c->state_dir, id))
         return 0;   /* no id to look up: an unbound vTPM, as without the directory */
-    uuid_str(id, u);
+    uuid_format(id, u);
     if ((size_t)snprintf(dir, sizeof dir, "%s/%s", c->bindings_dir, u) >= sizeof dir) {
         snprintf(why, wl, "--bindings: the path %s/%s is too long", c->bindings_dir, u);
         return 1;

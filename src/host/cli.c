@@ -79,21 +79,13 @@ static int bad(const struct config *c, const char *fmt, ...)
 /* --OPT KEY=PATH, the only key OPT takes; a repeated option replaces. */
 static int parse_one_path(struct config *c, const char *arg, const char *opt, const char *key, char **out)
 {
-    const char *names[] = { key, NULL };
     char why[256];
-    struct optval o;
-    int rc = 0;
-    if (optval_parse(arg, names, &o, why, sizeof why))
-        return bad(c, "%s: %s", opt, why);
-    const char *v = optval_get(&o, key);
-    if (!v || !*v) {
-        rc = bad(c, "%s: expected %s=PATH", opt, key);
-    } else {
-        free(*out);
-        *out = strdup(v);
-    }
-    optval_free(&o);
-    return rc;
+    svtpm_err err = optval_one(arg, key, out, why, sizeof why);
+    if (err == SVTPM_E_NOTFOUND)
+        return bad(c, "%s: expected %s=PATH", opt, key);
+    if (err)
+        return bad(c, "%s: %s", opt, err == SVTPM_E_INVAL ? why : svtpm_strerror(err));
+    return 0;
 }
 
 static int parse_fd(const char *s, int *out)

@@ -91,3 +91,25 @@ svtpm_err optval_mode(const struct optval *o, const char *name, mode_t *out)
     *out = (mode_t)x;
     return SVTPM_OK;
 }
+
+svtpm_err optval_one(const char *s, const char *key, char **out, char *why, size_t wl)
+{
+    const char *names[] = { key, NULL };
+    struct optval o;
+    svtpm_err err = optval_parse(s, names, &o, why, wl);
+    if (err)
+        return err;
+    const char *v = optval_get(&o, key);
+    if (!v || !*v) {
+        err = SVTPM_E_NOTFOUND;
+    } else {
+        char *copy = strdup(v);
+        err = copy ? SVTPM_OK : SVTPM_E_NOMEM;
+        if (copy) {
+            free(*out);
+            *out = copy;
+        }
+    }
+    optval_free(&o);
+    return err;
+}

@@ -26,6 +26,10 @@ bool optval_has(const struct optval *o, const char *name);
 /* swtpm booleans: bare name or true/1 (any case) is true, anything else false */
 bool optval_bool(const struct optval *o, const char *name);
 svtpm_err optval_mode(const struct optval *o, const char *name, mode_t *out);
+/* "key=VALUE" with key the only name allowed: *out gets a copy of VALUE.
+ * SVTPM_E_INVAL (why says so) if malformed, SVTPM_E_NOTFOUND if VALUE is
+ * missing or empty. */
+svtpm_err optval_one(const char *s, const char *key, char **out, char *why, size_t wl);
 svtpm_err optval_uint(const struct optval *o, const char *name, unsigned long max, unsigned long *out);
 
 #endif

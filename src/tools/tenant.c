@@ -6,6 +6,7 @@
 #include "edtool.h"
 #include "manifest.h"
 #include "sigstruct.h"
+#include "uuid.h"
 #include "version.h"
 
 #include <errno.h>
@@ -80,19 +81,6 @@ struct args {
     struct { enum opt kind; const char *val; } enc[MANIFEST_MAX_ENCLAVES];
     unsigned n_enc;
 };
-
-static bool parse_uuid(const char *s, uint8_t out[16])
-{
-    char hex[33] = "";
-    bool ok = strlen(s) == 36;
-    for (size_t i = 0, k = 0; ok && i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23)
-            ok = s[i] == '-';
-        else
-            hex[k++] = s[i];
-    }
-    return ok && from_hex(hex, out, 16);
-}
 
 static int hash_file(const char *path, uint8_t out[32])
 {
@@ -173,7 +161,7 @@ static int cmd_bind(const struct args *a)
     m.policy = !strcmp(pol, "strict") ? ROLLBACK_STRICT : !strcmp(pol, "snapshot") ? ROLLBACK_SNAPSHOT : 0;
     if (!m.policy)
         rc = fail("--policy must be strict or snapshot, not '%s'", pol);
-    else if (!parse_uuid(a->one[O_VTPM], m.vtpm_id))
+    else if (!uuid_parse(a->one[O_VTPM], strlen(a->one[O_VTPM]), m.vtpm_id))
         rc = fail("--vtpm-id: not a UUID: '%s'", a->one[O_VTPM]);
     else if (a->one[O_GEN] && (!parse_u64(a->one[O_GEN], UINT32_MAX, &gen) || gen == 0))
         rc = fail("--generation must be 1..4294967295");
@@ -199,10 +187,10 @@ static int cmd_bind(const struct args *a)
     if (!strcmp(resume, "budget"))
         m.flags |= MANIFEST_F_RESUME_BUDGET;
     if (rc == 0 && !a->one[O_RESUME] && !strcmp(resume, "free"))
-        fprintf(stderr, "svtpm-tenant: warning: resume policy free: a host that discards unacknowledged state "
+        fprintf(stderr, "%s: warning: resume policy free: a host that discards unacknowledged state "
                         "writes and resumes the vTPM can guess DA-protected PINs without limit "
                         "(docs/security.md, \"The write oracle\"); choose --resume charge, or pin a "
-                        "--time-authority for the default budget\n");
+                        "--time-authority for the default budget\n", tool_name);
     if (rc == 0 && a->one[O_TIMEAUTH]) {
         uint8_t pub[33];
         ssize_t n = read_small(a->one[O_TIMEAUTH], pub, sizeof pub);
@@ -234,7 +222,7 @@ static int cmd_restore(const struct args *a)
     uint8_t doc[RESTORE_AUTH_LEN];
     EVP_PKEY *pk = NULL;
     int rc = 1;
-    if (!parse_uuid(a->one[O_VTPM], ra.vtpm_id))
+    if (!uuid_parse(a->one[O_VTPM], strlen(a->one[O_VTPM]), ra.vtpm_id))
         rc = fail("--vtpm-id: not a UUID: '%s'", a->one[O_VTPM]);
     else if (!parse_u64(a->one[O_FROM], UINT64_MAX, &ra.from_version) ||
              !parse_u64(a->one[O_TO], UINT64_MAX, &ra.to_version))

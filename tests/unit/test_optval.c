@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -220,6 +221,22 @@ static void test_uints(void **state)
     optval_free(&o);
 }
 
+static void test_one(void **state)
+{
+    (void)state;
+    char why[256], *v = NULL;
+    assert_int_equal(optval_one("dir=/a", "dir", &v, why, sizeof why), SVTPM_OK);
+    assert_string_equal(v, "/a");
+    assert_int_equal(optval_one("dir=/b", "dir", &v, why, sizeof why), SVTPM_OK);   /* replaces */
+    assert_string_equal(v, "/b");
+    assert_int_equal(optval_one("dir=", "dir", &v, why, sizeof why), SVTPM_E_NOTFOUND);
+    assert_int_equal(optval_one("dir", "dir", &v, why, sizeof why), SVTPM_E_NOTFOUND);
+    assert_int_equal(optval_one("path=/c", "dir", &v, why, sizeof why), SVTPM_E_INVAL);
+    assert_non_null(strstr(why, "path"));
+    assert_string_equal(v, "/b");   /* untouched by a refusal */
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_uints),
+        cmocka_unit_test(test_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
