@@ -25,9 +25,9 @@ bench-build: $(BENCH_BIN)
 # `make bench` (defined in the Makefile) gets the bench programs as extra prerequisites.
 bench: $(BENCH_BIN)
 
-$(BUILD)/bench/svtpm-bench: bench/svtpm-bench.c bench/bench.mk
+$(BUILD)/bench/svtpm-bench: bench/svtpm-bench.c bench/bench_ops.c bench/bench_ops.h bench/bench.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CC_FLAGS) $(BENCH_CFLAGS) $(BENCH_LD_FLAGS) -o $@ $< $(BENCH_LIBS)
+	$(CC) $(BENCH_CC_FLAGS) $(BENCH_CFLAGS) $(BENCH_LD_FLAGS) -o $@ bench/svtpm-bench.c bench/bench_ops.c $(BENCH_LIBS)
 
 $(BUILD)/bench/svtpm-launch: bench/svtpm-launch.c bench/bench.mk
 	@mkdir -p $(dir $@)

@@ -97,7 +97,7 @@ BENCH=$OUT/svtpm-bench
 LAUNCH=$OUT/svtpm-launch
 CMPBIN=$OUT/svtpm-compare
 # Normally built by `make bench` (bench/bench.mk); build standalone otherwise.
-if [ ! -x "$BENCH" ] || [ ! -x "$LAUNCH" ] || [ ! -x "$CMPBIN" ] || [ bench/svtpm-bench.c -nt "$BENCH" ] ||
+if [ ! -x "$BENCH" ] || [ ! -x "$LAUNCH" ] || [ ! -x "$CMPBIN" ] || [ bench/svtpm-bench.c -nt "$BENCH" ] || [ bench/bench_ops.c -nt "$BENCH" ] || [ bench/bench_ops.h -nt "$BENCH" ] ||
    [ bench/svtpm-launch.c -nt "$LAUNCH" ] || [ bench/svtpm-compare.c -nt "$CMPBIN" ]; then
   make -s -f bench/bench.mk BUILD="$BUILD" bench-build
 fi
